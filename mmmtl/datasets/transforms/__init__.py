@@ -1,0 +1,16 @@
+from .formatting import PackMultiTaskInputs
+from .geometric import (
+                        MultiTaskPad,
+                        MultiTaskRandomCrop,
+                        MultiTaskRandomFlip,
+                        MultiTaskRandomResize,
+                        MultiTaskResize,
+)
+from .loading import LoadMultiTaskAnnotations
+from .photometric import MultiTaskPhotoMetricDistortion
+
+__all__ = [
+    'PackMultiTaskInputs', 'MultiTaskPad', 'MultiTaskRandomCrop', 'MultiTaskRandomFlip',
+    'MultiTaskRandomResize', 'MultiTaskResize', 'LoadMultiTaskAnnotations',
+    'MultiTaskPhotoMetricDistortion'
+]

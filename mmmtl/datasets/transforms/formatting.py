@@ -1,0 +1,77 @@
+"""Packing of a transformed sample into model inputs and a data sample."""
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.structures import PixelData
+
+from mmmtl.registry import TRANSFORMS
+from mmmtl.structures import MultiTaskDataSample
+
+from .geometric import iter_gt_fields
+
+DEFAULT_META_KEYS = ('img_path', 'sample_id', 'ori_shape', 'img_shape', 'pad_shape',
+                     'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
+                     'tasks')
+
+
+@TRANSFORMS.register_module()
+class PackMultiTaskInputs(BaseTransform):
+    """Pack the image and every task's gt into ``inputs`` and a data sample.
+
+    - ``inputs``: the image as a (3, H, W) tensor (dtype kept, usually uint8
+      BGR; the data preprocessor normalises it).
+    - ``data_samples``: a :class:`MultiTaskDataSample` with one ``PixelData``
+      per loaded task: label and binary maps (1, H, W) int64 (255 ignore),
+      depth (1, H, W) float32 (0 invalid), normals (3, H, W) float32 (zero
+      vector invalid).
+
+    Meta keys missing from ``results`` get neutral defaults (no flip, unit
+    scale factor, ``pad_shape = img_shape``) so that every sample carries the
+    same keys.
+
+    Args:
+        meta_keys: Keys of ``results`` copied into the data sample's meta.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    @staticmethod
+    def _to_tensor(gt: np.ndarray, kind: str) -> torch.Tensor:
+        if kind == 'normal':
+            return torch.from_numpy(np.ascontiguousarray(gt.transpose(2, 0, 1),
+                                                         dtype=np.float32))
+        if kind == 'depth':
+            return torch.from_numpy(np.ascontiguousarray(gt[None], dtype=np.float32))
+        return torch.from_numpy(np.ascontiguousarray(gt[None], dtype=np.int64))
+
+    def _meta(self, results: dict) -> dict:
+        defaults = dict(
+            flip=False, flip_direction=None, scale_factor=(1., 1.),
+            reduce_zero_label=False, pad_shape=results.get('img_shape'))
+        meta = {}
+        for key in self.meta_keys:
+            if key in results:
+                meta[key] = results[key]
+            elif key in defaults:
+                meta[key] = defaults[key]
+        return meta
+
+    def transform(self, results: dict) -> dict:
+        packed = {}
+        if 'img' in results:
+            img = results['img']
+            if img.ndim < 3:
+                img = img[..., None]
+            packed['inputs'] = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        data_sample = MultiTaskDataSample()
+        for key, spec in iter_gt_fields(results):
+            setattr(data_sample, key, PixelData(data=self._to_tensor(results[key], spec.kind)))
+        data_sample.set_metainfo(self._meta(results))
+        packed['data_samples'] = data_sample
+        return packed
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(meta_keys={self.meta_keys})'

@@ -1,0 +1,3 @@
+from .multitask_data_sample import MultiTaskDataSample
+
+__all__ = ['MultiTaskDataSample']
