@@ -13,8 +13,7 @@ from mmseg.registry import LOOPS as MMSEG_LOOPS
 from mmseg.registry import METRICS as MMSEG_METRICS
 from mmseg.registry import MODEL_WRAPPERS as MMSEG_MODEL_WRAPPERS
 from mmseg.registry import MODELS as MMSEG_MODELS
-from mmseg.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
+from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
 from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
 from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
@@ -24,8 +23,7 @@ from mmseg.registry import TASK_UTILS as MMSEG_TASK_UTILS
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
 from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
-from mmseg.registry import \
-    WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
+from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
 RUNNERS = Registry('runner', parent=MMSEG_RUNNERS, locations=['mmmtl.engine'])
 RUNNER_CONSTRUCTORS = Registry(

@@ -20,6 +20,7 @@ saliency mask (every object that is not part of the room).
 ``make_synthetic_dataset`` is used by ``tools/misc/make_synthetic_dataset.py``
 and by the test fixtures in ``tests/conftest.py``.
 """
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -378,6 +379,18 @@ def _write_nyud_sample(root: Path, sample_id: str, scene: Scene, layout: str,
         np.save(root / 'edge' / f'{sample_id}.npy', edge.astype(np.float32))
 
 
+def _savemat(path: Path, variables: dict) -> None:
+    """``scipy.io.savemat`` with a fixed header, so the file depends only on
+    its content (scipy writes the creation time into the 116-byte header)."""
+    from scipy.io import savemat
+    buffer = io.BytesIO()
+    savemat(buffer, variables, do_compression=True)
+    data = bytearray(buffer.getvalue())
+    data[:116] = b'MATLAB 5.0 MAT-file, written by mmmtl synthetic data'.ljust(116)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+
+
 def _struct_array(records: List[tuple], names: Sequence[str]) -> np.ndarray:
     """A (1, N) MATLAB struct array for ``scipy.io.savemat``."""
     array = np.empty((1, len(records)), dtype=[(n, 'O') for n in names])
@@ -387,7 +400,6 @@ def _struct_array(records: List[tuple], names: Sequence[str]) -> np.ndarray:
 
 
 def _write_pascal_sample(root: Path, sample_id: str, scene: Scene) -> None:
-    from scipy.io import savemat
     context = scene.lookup('context_label').astype(np.uint16)
     voc = scene.lookup('voc_class').astype(np.uint8)
     salient = scene.lookup('salient').astype(bool)
@@ -395,9 +407,7 @@ def _write_pascal_sample(root: Path, sample_id: str, scene: Scene) -> None:
     _imwrite(root / 'semseg' / 'pascal-context' / f'{sample_id}.png', voc)
     _imwrite(root / 'sal_distill' / f'{sample_id}.png', salient.astype(np.uint8) * 255)
     _imwrite(root / 'normals_distill' / f'{sample_id}.png', _normal_to_png(scene.normal))
-    (root / 'pascal-context' / 'trainval').mkdir(parents=True, exist_ok=True)
-    savemat(root / 'pascal-context' / 'trainval' / f'{sample_id}.mat',
-            {'LabelMap': context}, do_compression=True)
+    _savemat(root / 'pascal-context' / 'trainval' / f'{sample_id}.mat', {'LabelMap': context})
 
     # PASCAL-Part style annotation: one record per object instance with
     # (class name, class index, instance mask, parts (name, mask)).
@@ -424,9 +434,7 @@ def _write_pascal_sample(root: Path, sample_id: str, scene: Scene) -> None:
     objects_array = (_struct_array(objects, ('class', 'class_ind', 'mask', 'parts'))
                      if objects else np.zeros((0, 0)))
     anno = _struct_array([(np.array([sample_id]), objects_array)], ('imname', 'objects'))
-    (root / 'human_parts').mkdir(parents=True, exist_ok=True)
-    savemat(root / 'human_parts' / f'{sample_id}.mat', {'anno': anno},
-            do_compression=True)
+    _savemat(root / 'human_parts' / f'{sample_id}.mat', {'anno': anno})
 
 
 def make_synthetic_dataset(layout: str, out_dir: Union[str, Path], num_train: int = 40,

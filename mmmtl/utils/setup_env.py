@@ -11,13 +11,14 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope: Whether to set the default scope to ``'mmmtl'``,
             so that configs without ``default_scope`` find our modules first.
     """
+    from mmseg.utils import register_all_modules as register_mmseg
+
     import mmmtl.datasets  # noqa: F401,F403
     import mmmtl.engine  # noqa: F401,F403
     import mmmtl.evaluation  # noqa: F401,F403
     import mmmtl.models  # noqa: F401,F403
     import mmmtl.structures  # noqa: F401,F403
     import mmmtl.visualization  # noqa: F401,F403
-    from mmseg.utils import register_all_modules as register_mmseg
     register_mmseg(init_default_scope=False)
 
     if not init_default_scope:
