@@ -65,8 +65,6 @@ def trigger_visualization_hook(cfg: Config, args: argparse.Namespace) -> Config:
         visualization_hook['show'] = True
         visualization_hook['wait_time'] = args.wait_time
     if args.show_dir:
-        visualizer = cfg.visualizer
-        visualizer['save_dir'] = args.show_dir
         visualization_hook['test_out_dir'] = args.show_dir
     return cfg
 

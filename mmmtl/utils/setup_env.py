@@ -11,6 +11,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope: Whether to set the default scope to ``'mmmtl'``,
             so that configs without ``default_scope`` find our modules first.
     """
+    import mmseg.visualization  # noqa: F401  (mmseg's own function skips it)
     from mmseg.utils import register_all_modules as register_mmseg
 
     import mmmtl.datasets  # noqa: F401,F403

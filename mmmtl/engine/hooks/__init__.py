@@ -1,0 +1,3 @@
+from .multitask_visualization_hook import MultiTaskVisualizationHook
+
+__all__ = ['MultiTaskVisualizationHook']

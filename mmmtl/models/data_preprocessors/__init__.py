@@ -1,0 +1,3 @@
+from .multitask_data_preprocessor import MultiTaskDataPreProcessor
+
+__all__ = ['MultiTaskDataPreProcessor']

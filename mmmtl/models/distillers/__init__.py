@@ -1,0 +1,3 @@
+from .kdam_distiller import KDAMDistiller
+
+__all__ = ['KDAMDistiller']

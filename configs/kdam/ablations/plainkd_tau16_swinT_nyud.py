@@ -1,0 +1,4 @@
+# Table 5b: plain KD temperature sweep (alpha = beta = 1), tau = 16.
+_base_ = ['../../kd_baselines/plainkd_swinT_nyud.py']
+tau = dict(tau=16)
+model = dict(distill_losses=dict(semseg=tau, depth=tau, normal=tau, edge=tau))

@@ -1,0 +1,15 @@
+# KDAM: Swin-L teacher distilled into a multi-task student (paper Table 3).
+# The teacher checkpoint comes from its own training run:
+#   bash tools/dist_train.sh configs/mtl/swinL_pascal.py 8    # -> work_dirs/swinL_pascal/iter_40000.pth
+# Schedule, data and runtime are the student baseline's (40k iters, poly,
+# SGD lr 1e-3 m 0.9 wd 5e-4, total batch 8 over 8 GPUs).
+_base_ = ['../mtl/swinS_pascal.py', '../_base_/distillers/kdam_pascal.py']
+model = dict(
+    _delete_=True,
+    type='KDAMDistiller',
+    student={{_base_.model}},
+    teacher_cfg='configs/mtl/swinL_pascal.py',
+    teacher_ckpt='work_dirs/swinL_pascal/iter_40000.pth',
+    distill_losses={{_base_.distill_losses}},
+    alpha=1.0,
+    beta=1.0)

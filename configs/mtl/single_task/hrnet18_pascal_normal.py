@@ -1,0 +1,7 @@
+# hrnet18 single-task baseline for normal on PASCAL-Context (one backbone, one head).
+_base_ = ['../hrnet18_pascal.py']
+model = dict(task_heads=dict(
+    _delete_=True,
+    normal={{_base_.model.task_heads.normal}}))
+val_evaluator = dict(tasks=['normal'], st_reference=None)
+test_evaluator = val_evaluator

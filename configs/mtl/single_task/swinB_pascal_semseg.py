@@ -1,0 +1,7 @@
+# swinB single-task baseline for semseg on PASCAL-Context (one backbone, one head).
+_base_ = ['../swinB_pascal.py']
+model = dict(task_heads=dict(
+    _delete_=True,
+    semseg={{_base_.model.task_heads.semseg}}))
+val_evaluator = dict(tasks=['semseg'], st_reference=None)
+test_evaluator = val_evaluator

@@ -1,0 +1,15 @@
+# KDAM on synthetic pascal data (CPU, minutes): the larger synthetic teacher
+# distilled into the synthetic student baseline, with the student baseline's
+# data, schedule and runtime so that the comparison is fair. Train the teacher first:
+#   python tools/train.py configs/synthetic/mtl_teacher_synthetic_pascal.py
+# teacher_ckpt is its work dir: the checkpoint named in its last_checkpoint file is loaded.
+_base_ = ['./mtl_student_synthetic_pascal.py', '../_base_/distillers/kdam_pascal.py']
+model = dict(
+    _delete_=True,
+    type='KDAMDistiller',
+    student={{_base_.model}},
+    teacher_cfg='configs/synthetic/mtl_teacher_synthetic_pascal.py',
+    teacher_ckpt='work_dirs/mtl_teacher_synthetic_pascal',
+    distill_losses={{_base_.distill_losses}},
+    alpha=1.0,
+    beta=1.0)

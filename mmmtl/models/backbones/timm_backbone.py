@@ -1,0 +1,48 @@
+from typing import Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModule
+
+from mmmtl.registry import MODELS
+
+
+@MODELS.register_module()
+class TimmBackbone(BaseModule):
+    """Any ``timm`` model with ``features_only=True`` as a backbone.
+
+    Weights are never downloaded here (``pretrained=False``); load them with
+    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
+
+    Args:
+        model_name: timm model name, e.g. ``'resnet18'``, ``'convnext_tiny'``.
+        out_indices: Feature levels to return.
+        in_channels: Input channels.
+        output_nchw: Convert NHWC feature maps (some timm transformers) to
+            NCHW.
+        init_cfg: Initialisation config.
+        **kwargs: Passed to ``timm.create_model``.
+    """
+
+    def __init__(self, model_name: str, out_indices: Sequence[int] = (0, 1, 2, 3),
+                 in_channels: int = 3, output_nchw: bool = True,
+                 init_cfg: Optional[dict] = None, **kwargs) -> None:
+        super().__init__(init_cfg=init_cfg)
+        import timm
+        if model_name not in timm.list_models():
+            raise KeyError(f'TimmBackbone: unknown timm model {model_name!r}.')
+        self.timm_model = timm.create_model(
+            model_name, pretrained=False, features_only=True, in_chans=in_channels,
+            out_indices=tuple(out_indices), **kwargs)
+        self.out_channels = list(self.timm_model.feature_info.channels())
+        self.output_nchw = output_nchw
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """(N, 3, H, W) -> tuple of (N, C_i, H_i, W_i) feature maps."""
+        feats = self.timm_model(x)
+        if self.output_nchw:
+            feats = [
+                f.permute(0, 3, 1, 2).contiguous()
+                if f.shape[-1] == c and f.shape[1] != c else f
+                for f, c in zip(feats, self.out_channels)
+            ]
+        return tuple(feats)

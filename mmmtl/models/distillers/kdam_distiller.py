@@ -1,0 +1,310 @@
+import os.path as osp
+from typing import Dict, List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.model import BaseModel, revert_sync_batchnorm
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch import Tensor
+
+from mmmtl.registry import MODELS
+from mmmtl.structures import MultiTaskDataSample
+from mmmtl.utils.tasks import get_task_spec
+
+from ..losses.distill_utils import valid_mask_from_gt
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+# Data-preprocessor settings that must agree between the teacher's training
+# config and the distiller: both networks see the same normalised batch.
+SHARED_PREPROCESSING = ('mean', 'std', 'bgr_to_rgb', 'rgb_to_bgr')
+
+
+def _resolve_config_path(path: str) -> str:
+    """A config path as given, or relative to the repository root."""
+    if osp.isfile(path):
+        return path
+    in_repo = osp.join(REPO_ROOT, path)
+    if not osp.isabs(path) and osp.isfile(in_repo):
+        return in_repo
+    raise FileNotFoundError(f'KDAMDistiller: teacher_cfg {path!r} does not exist.')
+
+
+def _last_checkpoint(work_dir: str) -> str:
+    """The checkpoint named by ``<work_dir>/last_checkpoint`` (written by mmengine)."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        raise FileNotFoundError(f'KDAMDistiller: teacher_ckpt {work_dir!r} is a directory '
+                                f'without a last_checkpoint file; train the teacher there '
+                                'first or give the checkpoint file.')
+    with open(marker) as handle:
+        path = handle.read().strip()
+    return path if osp.isabs(path) or osp.isfile(path) else osp.join(work_dir, path)
+
+
+def _key_list(keys: List[str], limit: int = 8) -> str:
+    shown = ', '.join(sorted(keys)[:limit])
+    return shown + (f', ... ({len(keys)} in total)' if len(keys) > limit else '')
+
+
+@MODELS.register_module()
+class KDAMDistiller(BaseModel):
+    """A multi-task student distilled from a frozen multi-task teacher (KDAM).
+
+    ``L = alpha * L_mt + beta * sum_n w_n * sum_terms distill_losses[n]``:
+    :meth:`loss` returns ``loss_<task>`` (alpha-scaled task losses of the
+    student) and ``loss_kd_<task>_<term>`` (beta * w_n-scaled terms of each
+    distillation loss, e.g. ``inter`` / ``intra`` for the CS loss).
+
+    The teacher is frozen (``requires_grad=False``), always in eval mode and
+    run under ``torch.no_grad()`` once per step. It is deliberately kept
+    *outside* the module tree: ``parameters()`` (hence the optimizer and
+    DDP), ``state_dict()`` (hence checkpoints), ``train()`` and
+    ``init_weights()`` only see the student, while ``to()`` / ``cuda()`` /
+    ``half()`` (all through ``_apply``) move the teacher along.
+    ``predict`` and ``tensor`` modes run the student only.
+
+    Args:
+        student: Config of the student, a multi-task segmentor with
+            ``forward_tasks`` / ``loss_by_task_logits`` / ``predict``.
+        teacher: Config of the teacher model. Give this or ``teacher_cfg``.
+        teacher_cfg: Path of a config file whose ``model`` is the teacher
+            (the teacher's own training config).
+        teacher_ckpt: Checkpoint of the trained teacher (loaded with
+            ``weights_only=True``; keys must fit exactly), or the teacher's
+            work dir, whose ``last_checkpoint`` file names it.
+        distill_losses: ``{task: loss config}``, e.g.
+            ``dict(semseg=dict(type='CSDivergenceLoss', mode='channel'))``.
+            Each task must be a task of teacher and student.
+        alpha: Factor on the student's task losses.
+        beta: Factor on every distillation term.
+        distill_task_weights: ``{task: w_n}``; 1 for unlisted tasks.
+        allow_untrained_teacher: Use a randomly initialised teacher when
+            ``teacher_ckpt`` is None or does not exist (tests, benchmarks).
+        data_preprocessor: Defaults to the student's.
+        init_cfg: Initialisation config of the distiller.
+    """
+
+    def __init__(self,
+                 student: dict,
+                 teacher: Optional[dict] = None,
+                 teacher_cfg: Optional[str] = None,
+                 teacher_ckpt: Optional[str] = None,
+                 distill_losses: Optional[Dict[str, dict]] = None,
+                 alpha: float = 1.0,
+                 beta: float = 1.0,
+                 distill_task_weights: Optional[Dict[str, float]] = None,
+                 allow_untrained_teacher: bool = False,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = student.get('data_preprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.student = MODELS.build(student)
+        teacher_model_cfg = self._teacher_model_cfg(teacher, teacher_cfg)
+        self._check_preprocessing(data_preprocessor, teacher_model_cfg)
+        # The teacher never trains, so SyncBN would only need a process group.
+        teacher_model = revert_sync_batchnorm(MODELS.build(teacher_model_cfg))
+        self._check_tasks(teacher_model)
+        self.teacher_ckpt = teacher_ckpt
+        self._load_teacher(teacher_model, teacher_ckpt, allow_untrained_teacher, teacher_cfg)
+        teacher_model.requires_grad_(False)
+        teacher_model.eval()
+        # Outside the module tree on purpose (see the class docstring).
+        object.__setattr__(self, '_teacher', teacher_model)
+
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        distill_losses = distill_losses or {}
+        for task in distill_losses:
+            if task not in self.student.tasks:
+                raise KeyError(f'KDAMDistiller: distill_losses has task {task!r}, which is not a '
+                               f'task of the student and teacher ({self.student.tasks}).')
+        self.distill_losses = nn.ModuleDict(
+            {task: MODELS.build(cfg) for task, cfg in distill_losses.items()})
+        distill_task_weights = dict(distill_task_weights or {})
+        for task in distill_task_weights:
+            if task not in self.distill_losses:
+                raise KeyError(f'KDAMDistiller: distill_task_weights has task {task!r} without '
+                               f'a distill loss (distilled tasks: {list(self.distill_losses)}).')
+        self.distill_task_weights = {
+            task: float(distill_task_weights.get(task, 1.0)) for task in self.distill_losses
+        }
+
+    # ------------------------------------------------------------ building
+    @staticmethod
+    def _teacher_model_cfg(teacher: Optional[dict], teacher_cfg: Optional[str]) -> dict:
+        if (teacher is None) == (teacher_cfg is None):
+            raise ValueError('KDAMDistiller: give exactly one of `teacher` (a model config) '
+                             'and `teacher_cfg` (a config file path), got '
+                             f'teacher={teacher!r}, teacher_cfg={teacher_cfg!r}.')
+        if teacher is not None:
+            return teacher
+        cfg = Config.fromfile(_resolve_config_path(teacher_cfg))
+        if 'model' not in cfg:
+            raise KeyError(f'KDAMDistiller: teacher_cfg {teacher_cfg!r} has no `model`.')
+        return cfg.model
+
+    @staticmethod
+    def _check_preprocessing(data_preprocessor: Optional[dict], teacher_cfg: dict) -> None:
+        teacher_pre = teacher_cfg.get('data_preprocessor')
+        if not data_preprocessor or not teacher_pre:
+            return
+        for key in SHARED_PREPROCESSING:
+            ours, theirs = data_preprocessor.get(key), teacher_pre.get(key)
+            if ours is not None and theirs is not None and list(
+                    ours if isinstance(ours, (list, tuple)) else [ours]) != list(
+                        theirs if isinstance(theirs, (list, tuple)) else [theirs]):
+                raise ValueError(
+                    f'KDAMDistiller: data_preprocessor.{key} is {ours!r} but the teacher was '
+                    f'trained with {theirs!r}; both networks see the same input batch.')
+
+    def _check_tasks(self, teacher: nn.Module) -> None:
+        for name, model in (('student', self.student), ('teacher', teacher)):
+            for attr in ('tasks', 'forward_tasks'):
+                if not hasattr(model, attr):
+                    raise TypeError(f'KDAMDistiller: the {name} ({type(model).__name__}) has no '
+                                    f'`{attr}`; use a multi-task segmentor such as '
+                                    'MultiTaskEncoderDecoder.')
+        student_tasks, teacher_tasks = list(self.student.tasks), list(teacher.tasks)
+        if set(student_tasks) != set(teacher_tasks):
+            raise ValueError(
+                'KDAMDistiller: teacher and student must share the task list; student tasks '
+                f'{student_tasks}, teacher tasks {teacher_tasks} (only in the student: '
+                f'{sorted(set(student_tasks) - set(teacher_tasks))}, only in the teacher: '
+                f'{sorted(set(teacher_tasks) - set(student_tasks))}).')
+
+    @staticmethod
+    def _load_teacher(teacher: nn.Module, ckpt: Optional[str], allow_untrained: bool,
+                      teacher_cfg: Optional[str]) -> None:
+        if ckpt is not None and osp.isdir(ckpt):
+            ckpt = _last_checkpoint(ckpt)
+        is_local = ckpt is not None and '://' not in ckpt
+        if ckpt is None or (is_local and not osp.isfile(ckpt)):
+            if allow_untrained:
+                print_log(f'KDAMDistiller: teacher_ckpt {ckpt!r} not available; the teacher '
+                          'is untrained (allow_untrained_teacher=True).', logger='current',
+                          level=30)
+                return
+            how = (f'train it first (bash tools/dist_train.sh {teacher_cfg} 8) or '
+                   if teacher_cfg else '')
+            if ckpt is None:
+                raise ValueError('KDAMDistiller: teacher_ckpt is not set; a KDAM student needs '
+                                 f'a trained teacher: {how}set model.teacher_ckpt '
+                                 '(allow_untrained_teacher=True is for tests only).')
+            raise FileNotFoundError(f'KDAMDistiller: teacher_ckpt {ckpt!r} does not exist; '
+                                    f'{how}set model.teacher_ckpt to the trained teacher.')
+        checkpoint = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
+        state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint,
+                                                                       dict) else None
+        if not isinstance(state, dict):
+            raise ValueError(f'KDAMDistiller: teacher_ckpt {ckpt!r} holds no state dict.')
+        for prefix in ('module.', 'student.'):  # DDP-wrapped / distilled teachers
+            if state and all(key.startswith(prefix) for key in state):
+                state = {key[len(prefix):]: value for key, value in state.items()}
+        expected = teacher.state_dict()
+        missing = [key for key in expected if key not in state]
+        unexpected = [key for key in state if key not in expected]
+        mismatched = [
+            f'{key} {tuple(state[key].shape)} vs {tuple(value.shape)}'
+            for key, value in expected.items()
+            if key in state and tuple(getattr(state[key], 'shape', ())) != tuple(value.shape)
+        ]
+        if missing or unexpected or mismatched:
+            problems = []
+            if missing:
+                problems.append(f'missing keys: {_key_list(missing)}')
+            if unexpected:
+                problems.append(f'unexpected keys: {_key_list(unexpected)}')
+            if mismatched:
+                problems.append(f'shape mismatch (checkpoint vs model): '
+                                f'{_key_list(mismatched)}')
+            raise ValueError(f'KDAMDistiller: teacher_ckpt {ckpt!r} does not fit the teacher '
+                             f'model {type(teacher).__name__}: ' + '; '.join(problems))
+        teacher.load_state_dict(state, strict=True)
+        print_log(f'KDAMDistiller: loaded teacher from {ckpt}', logger='current')
+
+    # ------------------------------------------------------------ teacher
+    @property
+    def teacher(self) -> nn.Module:
+        """The frozen teacher (not a submodule: not in parameters / state_dict)."""
+        return self._teacher
+
+    def _apply(self, fn, recurse: bool = True):
+        """Move / cast the teacher with the distiller (``to``, ``cuda``, ``half``...)."""
+        super()._apply(fn, recurse)
+        self._teacher._apply(fn)
+        return self
+
+    def train(self, mode: bool = True) -> 'KDAMDistiller':
+        """Set the student's mode; the teacher always stays in eval mode."""
+        super().train(mode)
+        self._teacher.eval()
+        return self
+
+    # ------------------------------------------------------------ forward
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[List[MultiTaskDataSample]] = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], List[MultiTaskDataSample]]:
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.student.forward_tasks(inputs)
+        raise RuntimeError(f'Invalid mode {mode!r}; only "loss", "predict" and "tensor" are '
+                           'supported.')
+
+    def teacher_logits(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """``{task: (N, C, H, W) logits}`` of the frozen teacher, without grad."""
+        with torch.no_grad():
+            return self._teacher.forward_tasks(inputs)
+
+    def loss(self, inputs: Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
+        """Task losses of the student plus the distillation terms.
+
+        Args:
+            inputs: (N, 3, H, W) preprocessed images.
+            data_samples: Samples holding the ``gt_*`` maps of every task.
+        """
+        teacher_logits = self.teacher_logits(inputs)
+        student_logits = self.student.forward_tasks(inputs)
+        losses = {
+            name: self.alpha * value if name.startswith('loss') else value
+            for name, value in self.student.loss_by_task_logits(student_logits,
+                                                                data_samples).items()
+        }
+        for task, distill_loss in self.distill_losses.items():
+            valid_mask = None
+            if distill_loss.ignore_invalid:
+                valid_mask = self._valid_mask(task, data_samples, student_logits[task].device)
+            terms = distill_loss(student_logits[task], teacher_logits[task], valid_mask)
+            weight = self.beta * self.distill_task_weights[task]
+            for term, value in terms.items():
+                losses[f'loss_kd_{task}_{term}'] = weight * value
+        return losses
+
+    @staticmethod
+    def _valid_mask(task: str, data_samples: List[MultiTaskDataSample],
+                    device: torch.device) -> Tensor:
+        key = get_task_spec(task).gt_key
+        for sample in data_samples:
+            if key not in sample:
+                raise KeyError(f'KDAMDistiller: the distill loss of {task!r} ignores invalid '
+                               f'pixels but the sample {sample.metainfo.get("img_path")} has '
+                               f'no {key!r}.')
+        gt = torch.stack([getattr(sample, key).data for sample in data_samples]).to(device)
+        return valid_mask_from_gt(task, gt)
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[List[MultiTaskDataSample]] = None
+                ) -> List[MultiTaskDataSample]:
+        """Predictions of the student only."""
+        return self.student.predict(inputs, data_samples)
+
+    def extra_repr(self) -> str:
+        return (f'teacher={type(self._teacher).__name__} (frozen, not a submodule, '
+                f'ckpt={self.teacher_ckpt!r}), alpha={self.alpha}, beta={self.beta}, '
+                f'distill_task_weights={self.distill_task_weights}')

@@ -1,0 +1,3 @@
+from .multiscale_concat_neck import MultiScaleConcatNeck
+
+__all__ = ['MultiScaleConcatNeck']

@@ -1,0 +1,219 @@
+"""Cost of a KDAM distillation step against the student step + teacher forward.
+
+In one process and on the same batch, times (median over ``--iters``):
+
+- ``student_step``: the student's plain training step (forward, task losses,
+  backward, optimizer step);
+- ``teacher_forward``: the frozen teacher's forward under ``torch.no_grad()``;
+- ``kd_step``: the distiller's training step (both networks, task losses,
+  distillation losses, backward, optimizer step);
+- ``distill_loss``: the distillation losses alone (forward + backward on the
+  student's logits), reported as a share of ``kd_step``.
+
+It prints ``ratio = kd_step / (student_step + teacher_forward)`` (target
+<= 1.10) and the peak memory of each phase (CUDA: peak allocated; CPU: peak
+resident-set increase over the phase, sampled every millisecond after
+returning freed heap memory to the OS with ``malloc_trim``).
+
+Example:
+    python tools/benchmarks/bench_kd_step.py configs/synthetic/kdam_student_synthetic_nyud.py \
+        --allow-untrained-teacher --batch 1 --shape 96 128 --iters 10
+"""
+import argparse
+import ctypes
+import os
+import statistics
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.optim import build_optim_wrapper
+from mmengine.structures import PixelData
+
+from mmmtl.registry import MODELS
+from mmmtl.structures import MultiTaskDataSample
+from mmmtl.utils import get_task_spec, register_all_modules
+
+PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark a KDAM distillation step')
+    parser.add_argument('config', help='a KDAMDistiller config')
+    parser.add_argument('--batch', type=int, default=1, help='batch size')
+    parser.add_argument('--shape', type=int, nargs=2, default=None, metavar=('H', 'W'),
+                        help='input size (default: the config crop_size, else 480 640)')
+    parser.add_argument('--iters', type=int, default=10, help='timed iterations per phase')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--allow-untrained-teacher', action='store_true',
+                        help='use a random teacher when teacher_ckpt is missing')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config (key=value)')
+    return parser.parse_args()
+
+
+def _rss() -> int:
+    with open('/proc/self/statm') as handle:
+        return int(handle.read().split()[1]) * PAGE_SIZE
+
+
+def _release_free_memory() -> None:
+    """Give freed heap memory back to the OS (glibc), if possible."""
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+@contextmanager
+def peak_memory(device: torch.device, record: List[int]):
+    """Append the peak memory (bytes) used above the start of the block."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        yield
+        torch.cuda.synchronize(device)
+        record.append(torch.cuda.max_memory_allocated(device) - start)
+        return
+    _release_free_memory()  # so that the RSS of this phase starts from what is in use
+    start, peak, running = _rss(), [0], [True]
+
+    def sample() -> None:
+        while running[0]:
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.001)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield
+    finally:
+        running[0] = False
+        sampler.join()
+        record.append(max(peak[0], _rss()) - start)
+
+
+def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]) -> dict:
+    """Random uint8 images and ground truth of every task of ``student``."""
+    height, width = shape
+    gen = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
+    for _ in range(batch):
+        inputs.append(torch.randint(0, 256, (3, height, width), generator=gen, dtype=torch.uint8))
+        sample = MultiTaskDataSample(metainfo=dict(
+            img_shape=shape, ori_shape=shape, pad_shape=shape, tasks=list(student.tasks)))
+        for task in student.tasks:
+            spec = get_task_spec(task)
+            if spec.kind == 'label':
+                classes = student.task_heads[task].out_channels
+                gt = torch.randint(0, classes, (1, height, width), generator=gen)
+            elif spec.kind == 'binary':
+                gt = torch.randint(0, 2, (1, height, width), generator=gen)
+            elif spec.kind == 'depth':
+                gt = torch.rand(1, height, width, generator=gen) * 5 + 0.5
+            else:
+                gt = torch.nn.functional.normalize(
+                    torch.randn(3, height, width, generator=gen), dim=0)
+            setattr(sample, spec.gt_key, PixelData(data=gt))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def timed(fn: Callable[[], None], device: torch.device, times: List[float],
+          memory: List[int]) -> None:
+    with peak_memory(device, memory):
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.model.get('type') != 'KDAMDistiller':
+        raise ValueError(f'{args.config}: model.type is {cfg.model.get("type")!r}, '
+                         'bench_kd_step.py needs a KDAMDistiller config.')
+    if args.allow_untrained_teacher:
+        cfg.model.allow_untrained_teacher = True
+    shape = tuple(args.shape or cfg.get('crop_size', (480, 640)))
+    device = torch.device(args.device)
+
+    distiller = MODELS.build(cfg.model).to(device)
+    distiller.train()
+    optim_wrapper = build_optim_wrapper(distiller, cfg.optim_wrapper)
+    data = distiller.data_preprocessor(
+        synthetic_batch(distiller.student, args.batch, shape), True)
+    inputs, samples = data['inputs'], data['data_samples']
+
+    def student_step() -> None:
+        losses = distiller.student.loss(inputs, samples)
+        loss, _ = distiller.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+
+    def teacher_forward() -> None:
+        distiller.teacher_logits(inputs)
+
+    def kd_step() -> None:
+        losses = distiller.loss(inputs, samples)
+        loss, _ = distiller.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+
+    with torch.no_grad():
+        student_logits = distiller.student.forward_tasks(inputs)
+    teacher_logits = distiller.teacher_logits(inputs)
+
+    def distill_losses() -> None:
+        total = 0.
+        for task, loss_fn in distiller.distill_losses.items():
+            logits = student_logits[task].detach().requires_grad_()
+            total = total + sum(loss_fn(logits, teacher_logits[task]).values())
+        total.backward()
+
+    phases = dict(student_step=student_step, teacher_forward=teacher_forward,
+                  kd_step=kd_step, distill_loss=distill_losses)
+    times: Dict[str, List[float]] = {name: [] for name in phases}
+    memory: Dict[str, List[int]] = {name: [] for name in phases}
+    for iteration in range(args.warmup + args.iters):
+        for name, fn in phases.items():  # interleaved: same conditions for every phase
+            if iteration < args.warmup:
+                fn()
+            else:
+                timed(fn, device, times[name], memory[name])
+
+    median = {name: statistics.median(values) for name, values in times.items()}
+    peak = {name: max(values) / 2**20 for name, values in memory.items()}
+    print(f'config: {args.config}')
+    print(f'device: {device}, threads: {torch.get_num_threads()}, batch: {args.batch}, '
+          f'shape: {shape[0]}x{shape[1]}, iters: {args.iters}')
+    print(f'{"phase":<16}{"median ms":>12}{"min ms":>10}{"peak MiB":>10}')
+    for name in phases:
+        print(f'{name:<16}{median[name] * 1e3:>12.1f}{min(times[name]) * 1e3:>10.1f}'
+              f'{peak[name]:>10.1f}')
+    ratio = median['kd_step'] / (median['student_step'] + median['teacher_forward'])
+    share = median['distill_loss'] / median['kd_step']
+    print(f'ratio kd_step / (student_step + teacher_forward): {ratio:.3f} (target <= 1.10)')
+    print(f'distill loss share of kd_step: {100 * share:.2f}% (target < 3%)')
+    print(f'student params: {sum(p.numel() for p in distiller.student.parameters()) / 1e6:.2f} '
+          f'M, teacher params: '
+          f'{sum(p.numel() for p in distiller.teacher.parameters()) / 1e6:.2f} M, '
+          f'rss: {np.round(_rss() / 2**20, 1)} MiB')
+
+
+if __name__ == '__main__':
+    main()
