@@ -322,18 +322,19 @@ def ois_f(per_image_counts: np.ndarray) -> float:
 
 
 def average_precision(counts: np.ndarray) -> float:
-    """Area under the precision-recall curve (BSDS's 101-point interpolation)."""
+    """Area under the precision-recall curve over the thresholds.
+
+    101-point interpolated AP: at each recall level r in 0, 0.01, ..., 1 the
+    precision is the best precision reached at a recall >= r (0 beyond the
+    largest recall).
+    """
     counts = np.asarray(counts, dtype=np.float64)
     if counts.ndim == 3:
         counts = counts.sum(0)
     precision, recall = _precision_recall(counts)
-    recall, unique_idx = np.unique(recall, return_index=True)
-    precision = precision[unique_idx]
     grid = np.linspace(0, 1, 101)
-    inside = (grid >= recall.min()) & (grid <= recall.max())
-    if len(recall) < 2:
-        return 0.
-    return float(np.interp(grid[inside], recall, precision).sum() / 100.)
+    interpolated = [precision[recall >= r].max() if (recall >= r).any() else 0. for r in grid]
+    return float(np.mean(interpolated))
 
 
 def boundary_metrics(per_image_counts: np.ndarray) -> Dict[str, float]:
