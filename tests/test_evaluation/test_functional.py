@@ -5,11 +5,24 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from mmmtl.evaluation.functional import (average_precision, boundary_counts, correspond_pixels,
-                                         delta_m, depth_metrics, depth_statistics,
-                                         miou_from_confusion, normal_metrics, normal_statistics,
-                                         ods_f, ois_f, pixel_accuracy, saliency_metrics,
-                                         saliency_statistics, semseg_confusion, thin)
+from mmmtl.evaluation.functional import (
+    average_precision,
+    boundary_counts,
+    correspond_pixels,
+    delta_m,
+    depth_metrics,
+    depth_statistics,
+    miou_from_confusion,
+    normal_metrics,
+    normal_statistics,
+    ods_f,
+    ois_f,
+    pixel_accuracy,
+    saliency_metrics,
+    saliency_statistics,
+    semseg_confusion,
+    thin,
+)
 from mmmtl.evaluation.functional.bipartite_matching import maximum_matching_size
 
 

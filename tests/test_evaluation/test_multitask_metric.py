@@ -10,9 +10,15 @@ import torch.multiprocessing as mp
 from mmengine.structures import PixelData
 
 from mmmtl.evaluation import MultiTaskMetric
-from mmmtl.evaluation.functional import (boundary_counts, boundary_metrics, delta_m,
-                                         depth_metrics, depth_statistics,
-                                         miou_from_confusion, semseg_confusion)
+from mmmtl.evaluation.functional import (
+    boundary_counts,
+    boundary_metrics,
+    delta_m,
+    depth_metrics,
+    depth_statistics,
+    miou_from_confusion,
+    semseg_confusion,
+)
 from mmmtl.structures import MultiTaskDataSample
 
 TASKS = ['semseg', 'depth', 'normal', 'edge', 'saliency', 'human_parts']

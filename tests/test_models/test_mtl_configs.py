@@ -16,7 +16,8 @@ CONFIGS = sorted(
     osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs', 'mtl', '*.py')) +
     glob.glob(osp.join(REPO, 'configs', 'synthetic', 'mtl_*.py')))
 SINGLE_TASK = sorted(
-    osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs', 'mtl', 'single_task', '*.py')))
+    osp.relpath(p, REPO)
+    for p in glob.glob(osp.join(REPO, 'configs', 'mtl', 'single_task', '*.py')))
 NYUD_TASKS = ('semseg', 'depth', 'normal', 'edge')
 
 

@@ -35,7 +35,6 @@ class MultiTaskVisualizationHook(SegVisualizationHook):
         super().__init__(draw=draw, interval=interval, show=show, wait_time=wait_time,
                          backend_args=backend_args)
         self.test_out_dir = test_out_dir
-        self._test_index = 0
 
     def _draw(self, runner: Runner, outputs: Sequence[MultiTaskDataSample], mode: str,
               out_dir: Optional[str]) -> None:
@@ -55,7 +54,6 @@ class MultiTaskVisualizationHook(SegVisualizationHook):
             self._draw(runner, outputs, 'val', None)
 
     def before_test(self, runner: Runner) -> None:
-        self._test_index = 0
         if self.test_out_dir is not None:
             self.test_out_dir = osp.join(runner.work_dir, runner.timestamp, self.test_out_dir)
             os.makedirs(self.test_out_dir, exist_ok=True)

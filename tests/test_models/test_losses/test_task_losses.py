@@ -4,9 +4,14 @@ import math
 import pytest
 import torch
 
-from mmmtl.models.losses import (BalancedBinaryCrossEntropyLoss, BalancedCrossEntropyLoss,
-                                 DepthL1Loss, MultiTaskCrossEntropyLoss, NormalL1Loss,
-                                 UncertaintyWeighting)
+from mmmtl.models.losses import (
+    BalancedBinaryCrossEntropyLoss,
+    BalancedCrossEntropyLoss,
+    DepthL1Loss,
+    MultiTaskCrossEntropyLoss,
+    NormalL1Loss,
+    UncertaintyWeighting,
+)
 
 
 def _labels(shape, num_classes, seed, ignore_fraction=0.2):
