@@ -11,6 +11,7 @@ Example:
 import argparse
 import glob
 import json
+import os
 import os.path as osp
 from typing import Dict, List, Tuple
 
@@ -34,10 +35,13 @@ def find_scalars(path: str) -> str:
     """The newest scalars.json under ``path`` (or ``path`` itself)."""
     if osp.isfile(path):
         return path
-    found = sorted(glob.glob(osp.join(path, '**', 'vis_data', 'scalars.json'), recursive=True))
-    if not found:
-        raise FileNotFoundError(f'no vis_data/scalars.json under {path}')
-    return found[-1]
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'log {path} is neither a file nor a directory')
+    for pattern in ('scalars.json', '*.json'):  # mmengine also writes <timestamp>.json
+        found = sorted(glob.glob(osp.join(path, '**', 'vis_data', pattern), recursive=True))
+        if found:
+            return found[-1]
+    raise FileNotFoundError(f'no vis_data/scalars.json under {path}')
 
 
 def load_curves(path: str, keys: List[str]) -> Dict[str, Tuple[List[float], List[float]]]:
@@ -55,7 +59,11 @@ def load_curves(path: str, keys: List[str]) -> Dict[str, Tuple[List[float], List
             for key in keys:
                 if key in record and step is not None:
                     curves[key][0].append(step)
-                    curves[key][1].append(float(record[key]))
+                    try:
+                        curves[key][1].append(float(record[key]))
+                    except (TypeError, ValueError):
+                        raise ValueError(f'{path}:{line_no}: {key}={record[key]!r} is not a '
+                                         'number') from None
     return curves
 
 
@@ -79,6 +87,8 @@ def main() -> None:
     if args.title:
         figure.suptitle(args.title)
     figure.tight_layout()
+    out_dir = osp.dirname(osp.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
     figure.savefig(args.out, dpi=100)
     print(f'saved {args.out}')
 

@@ -1,51 +1,84 @@
-import os
+"""Hook that paints multi-task predictions during validation and testing."""
 import os.path as osp
+import warnings
 from typing import Optional, Sequence
 
 import mmcv
 from mmengine.fileio import get
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from mmseg.engine.hooks import SegVisualizationHook
+from mmengine.utils import mkdir_or_exist
 
 from mmmtl.registry import HOOKS
 from mmmtl.structures import MultiTaskDataSample
 
 
 @HOOKS.register_module()
-class MultiTaskVisualizationHook(SegVisualizationHook):
-    """Paint image | gt | prediction of every task during validation / test.
+class MultiTaskVisualizationHook(Hook):
+    """Paint image | gt | prediction of every task in the val / test loops.
 
-    Every ``interval`` images of the val or test loop are drawn by the
-    :class:`MultiTaskVisualizer` and sent to its backends (local files,
-    TensorBoard). With ``test_out_dir`` (set by ``tools/test.py --show-dir``),
-    test pictures are written as ``<work_dir>/<timestamp>/<test_out_dir>/<name>.png``.
+    Every ``interval``-th batch of the val or test loop, each sample of the
+    batch is read from ``img_path`` (predictions are at ``ori_shape``, the
+    size of the image on disk) and drawn by the runner's visualizer (a
+    :class:`~mmmtl.visualization.MultiTaskVisualizer`), which stores it in
+    its vis backends (local files, TensorBoard) under ``'<mode>_<file name>'``
+    at step ``runner.iter``. In the test loop with ``test_out_dir`` (set by
+    ``tools/test.py --show-dir``), the pictures are instead written to
+    ``<work_dir>/<timestamp>/<test_out_dir>/<image stem>.png`` (an absolute
+    ``test_out_dir`` is used as is).
 
     Args:
         draw: Whether to draw at all.
-        interval: Draw every ``interval`` images.
-        show: Show in a window instead of storing.
+        interval: Draw every ``interval`` batches.
+        show: Show each picture in a window; the backends are then skipped,
+            like mmseg's ``SegVisualizationHook``.
         wait_time: Seconds a shown window stays.
-        test_out_dir: Folder (inside the run's log dir) for test pictures.
-        backend_args: File backend arguments to read images.
+        test_out_dir: Folder for test pictures, relative to the run's log dir.
+        backend_args: File backend arguments to read the images.
     """
-
-    def __init__(self, draw: bool = False, interval: int = 50, show: bool = False,
-                 wait_time: float = 0., test_out_dir: Optional[str] = None,
+    def __init__(self,
+                 draw: bool = False,
+                 interval: int = 50,
+                 show: bool = False,
+                 wait_time: float = 0.,
+                 test_out_dir: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
-        super().__init__(draw=draw, interval=interval, show=show, wait_time=wait_time,
-                         backend_args=backend_args)
+        if interval < 1:
+            raise ValueError(f'MultiTaskVisualizationHook: interval must be >= 1, got {interval}')
+        self.draw = draw
+        self.interval = interval
+        self.show = show
+        self.wait_time = wait_time
         self.test_out_dir = test_out_dir
+        self.backend_args = backend_args.copy() if backend_args else None
+        self._test_out_path: Optional[str] = None
+
+    def before_run(self, runner: Runner) -> None:
+        if self.show:
+            runner.visualizer._vis_backends = {}
+            warnings.warn('MultiTaskVisualizationHook: show=True, pictures are shown and '
+                          'not stored in the vis backends.')
+
+    def before_test(self, runner: Runner) -> None:
+        if self.draw and self.test_out_dir is not None:
+            self._test_out_path = osp.join(runner.work_dir, runner.timestamp, self.test_out_dir)
+            mkdir_or_exist(self._test_out_path)
 
     def _draw(self, runner: Runner, outputs: Sequence[MultiTaskDataSample], mode: str,
               out_dir: Optional[str]) -> None:
         for output in outputs:
-            img_path = output.img_path
+            img_path = output.metainfo.get('img_path')
+            if img_path is None:
+                raise KeyError('MultiTaskVisualizationHook: a data sample has no img_path '
+                               'in its metainfo; cannot read the image to draw.')
             image = mmcv.imfrombytes(get(img_path, backend_args=self.backend_args),
                                      channel_order='rgb')
-            name = osp.splitext(osp.basename(img_path))[0]
-            out_file = osp.join(out_dir, f'{name}.png') if out_dir else None
-            self._visualizer.add_datasample(
-                f'{mode}_{name}', image, data_sample=output, show=self.show,
+            file_name = osp.basename(img_path)
+            out_file = None
+            if out_dir is not None:
+                out_file = osp.join(out_dir, osp.splitext(file_name)[0] + '.png')
+            runner.visualizer.add_datasample(
+                f'{mode}_{file_name}', image, data_sample=output, show=self.show,
                 wait_time=self.wait_time, out_file=out_file, step=runner.iter)
 
     def after_val_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
@@ -53,12 +86,7 @@ class MultiTaskVisualizationHook(SegVisualizationHook):
         if self.draw and self.every_n_inner_iters(batch_idx, self.interval):
             self._draw(runner, outputs, 'val', None)
 
-    def before_test(self, runner: Runner) -> None:
-        if self.test_out_dir is not None:
-            self.test_out_dir = osp.join(runner.work_dir, runner.timestamp, self.test_out_dir)
-            os.makedirs(self.test_out_dir, exist_ok=True)
-
     def after_test_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
                         outputs: Sequence[MultiTaskDataSample]) -> None:
         if self.draw and self.every_n_inner_iters(batch_idx, self.interval):
-            self._draw(runner, outputs, 'test', self.test_out_dir)
+            self._draw(runner, outputs, 'test', self._test_out_path)
