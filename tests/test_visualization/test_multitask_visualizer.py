@@ -59,7 +59,9 @@ def visualizer(tmp_path):
 
 
 def test_registered_and_no_cityscapes_default(tmp_path):
-    vis = VISUALIZERS.build(dict(type='MultiTaskVisualizer', name=f'reg_{tmp_path.name}'))
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmmtl'):  # other tests may switch scopes
+        vis = VISUALIZERS.build(dict(type='MultiTaskVisualizer', name=f'reg_{tmp_path.name}'))
     assert isinstance(vis, MultiTaskVisualizer)
     assert vis.dataset_meta == {}  # no Cityscapes palette for NYUD / PASCAL labels
 

@@ -82,7 +82,7 @@ def test_config_builds_and_runs_forward(path):
     assert set(distiller.distill_losses) == set(distiller.student.tasks)
     assert cfg.model.alpha == 1.0
     distiller.train()
-    data = distiller.data_preprocessor(random_batch(distiller.student), True)
+    data = distiller.data_preprocessor(random_batch(distiller.student, batch=2), True)
     with torch.no_grad():
         losses = distiller.loss(**data)
     for task in distiller.student.tasks:
