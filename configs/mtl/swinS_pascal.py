@@ -1,7 +1,7 @@
 # swinS multi-task baseline on PASCAL-Context: shared backbone, one ATRC baseline head per task.
 # 40k iterations, total batch 8 (1 image x 8 GPUs): bash tools/dist_train.sh <this config> 8
 _base_ = [
-    '../_base_/models/mtl_swin.py',
+    '../_base_/models/mtl_swinS.py',
     '../_base_/models/heads_pascal.py',
     '../_base_/datasets/pascal_context_mtl.py',
     '../_base_/default_runtime.py',
@@ -9,17 +9,6 @@ _base_ = [
     '../_base_/st_references.py'
 ]
 model = dict(
-    backbone=dict(
-        pretrain_img_size=224,
-        embed_dims=96,
-        depths=(2, 2, 18, 2),
-        num_heads=(3, 6, 12, 24),
-        window_size=7,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/'
-            'swin_small_patch4_window7_224_20220317-7ba6d6dd.pth')),
-    neck=dict(in_channels=[96, 192, 384, 768]),
     task_heads={{_base_.task_heads}},
 )
 train_dataloader = dict(batch_size=1)  # x 8 GPUs = the paper's total batch 8
