@@ -14,6 +14,7 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
+from ..utils import key_list
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Data-preprocessor settings that must agree between the teacher's training
@@ -41,11 +42,6 @@ def _last_checkpoint(work_dir: str) -> str:
     with open(marker) as handle:
         path = handle.read().strip()
     return path if osp.isabs(path) or osp.isfile(path) else osp.join(work_dir, path)
-
-
-def _key_list(keys: List[str], limit: int = 8) -> str:
-    shown = ', '.join(sorted(keys)[:limit])
-    return shown + (f', ... ({len(keys)} in total)' if len(keys) > limit else '')
 
 
 @MODELS.register_module()
@@ -214,12 +210,12 @@ class KDAMDistiller(BaseModel):
         if missing or unexpected or mismatched:
             problems = []
             if missing:
-                problems.append(f'missing keys: {_key_list(missing)}')
+                problems.append(f'missing keys: {key_list(missing)}')
             if unexpected:
-                problems.append(f'unexpected keys: {_key_list(unexpected)}')
+                problems.append(f'unexpected keys: {key_list(unexpected)}')
             if mismatched:
                 problems.append(f'shape mismatch (checkpoint vs model): '
-                                f'{_key_list(mismatched)}')
+                                f'{key_list(mismatched)}')
             raise ValueError(f'KDAMDistiller: teacher_ckpt {ckpt!r} does not fit the teacher '
                              f'model {type(teacher).__name__}: ' + '; '.join(problems))
         teacher.load_state_dict(state, strict=True)

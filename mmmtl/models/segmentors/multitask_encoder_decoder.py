@@ -12,6 +12,8 @@ from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils.tasks import get_task_spec
 
+from ..utils import verify_backbone_pretrained
+
 TaskLogits = Dict[str, Tensor]
 
 
@@ -48,6 +50,10 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
             crop_size=(h, w), stride=(h, w))``.
         data_preprocessor: Usually ``MultiTaskDataPreProcessor``.
         align_corners: ``align_corners`` of every resize.
+        pretrained_min_coverage: Before the backbone loads its ``Pretrained``
+            ``init_cfg``, the checkpoint must fit it: same shapes, and this
+            fraction of its weights found (else a ``ValueError`` naming the
+            keys). ``None`` skips the check.
         init_cfg: Initialisation config.
     """
 
@@ -61,6 +67,7 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  align_corners: bool = False,
+                 pretrained_min_coverage: Optional[float] = 0.99,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not task_heads:
@@ -86,6 +93,14 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg or dict(mode='whole')
         self.align_corners = align_corners
+        self.pretrained_min_coverage = pretrained_min_coverage
+
+    def init_weights(self) -> None:
+        """Check the backbone's pretrained checkpoint, then initialise."""
+        if self.pretrained_min_coverage is not None and not getattr(
+                self.backbone, 'is_init', False):
+            verify_backbone_pretrained(self.backbone, self.pretrained_min_coverage)
+        super().init_weights()
 
     @property
     def tasks(self) -> List[str]:

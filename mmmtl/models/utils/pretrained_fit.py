@@ -1,0 +1,111 @@
+"""Check that a backbone's pretrained checkpoint fits before it is loaded.
+
+mmengine's ``PretrainedInit`` and mmseg's ``SwinTransformer.init_weights``
+load pretrained weights with ``strict=False``: a checkpoint of another
+architecture, or one whose keys carry an unexpected prefix, is "loaded" with
+only a warning in the log and the run trains from scratch. This module finds
+such a checkpoint first and raises an error that names the keys at fault.
+"""
+import re
+from typing import Dict, Mapping, Optional, Sequence
+
+import torch.nn as nn
+from mmengine.runner import CheckpointLoader
+from torch import Tensor
+
+# Keys that backbones adapt themselves when shapes differ (window size,
+# input resolution), so a shape mismatch there is not an error.
+RESIZABLE_KEYS = ('relative_position_bias_table', 'absolute_pos_embed', 'pos_embed')
+
+
+def key_list(keys: Sequence[str], limit: int = 8) -> str:
+    """Format keys for an error message: the first ``limit`` (in order) and a count."""
+    shown = ', '.join(list(keys)[:limit])
+    return shown + (f', ... ({len(keys)} in total)' if len(keys) > limit else '')
+
+
+def pretrained_state_dict(checkpoint: Mapping, backbone: nn.Module,
+                          prefix: Optional[str] = None) -> Dict[str, Tensor]:
+    """The tensors a backbone's ``Pretrained`` init would offer it.
+
+    Mirrors the loaders: unwrap ``state_dict`` / ``model``, keep the keys under
+    ``prefix`` (mmengine's ``PretrainedInit(prefix=...)``), drop a leading
+    ``module.`` (DDP), and for mmseg's Swin, which does so itself, a leading
+    ``backbone.``.
+    """
+    state = checkpoint
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
+            state = state[wrapper]
+            break
+    state = {key: value for key, value in state.items() if isinstance(value, Tensor)}
+    if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
+        state = {key[len(prefix):]: value for key, value in state.items()
+                 if key.startswith(prefix)}
+    state = {re.sub(r'^module\.', '', key): value for key, value in state.items()}
+    if type(backbone).__name__ == 'SwinTransformer':
+        state = {re.sub(r'^backbone\.', '', key): value for key, value in state.items()}
+    return state
+
+
+def check_pretrained_fit(backbone: nn.Module, state: Mapping[str, Tensor], checkpoint: str,
+                         min_coverage: float = 0.99) -> None:
+    """Raise if ``state`` does not fit ``backbone``.
+
+    Args:
+        backbone: The module about to be initialised from ``state``.
+        state: Output of :func:`pretrained_state_dict`.
+        checkpoint: The checkpoint's name, for the message.
+        min_coverage: Fraction of the backbone's tensor elements (parameters
+            and buffers, ``num_batches_tracked`` aside) that must be found in
+            ``state``. Small gaps are normal: ImageNet checkpoints lack the
+            per-stage output norms that dense-prediction backbones add.
+
+    Raises:
+        ValueError: A tensor whose shape differs from the backbone's (except
+            :data:`RESIZABLE_KEYS`), or too few elements covered; the message
+            names the keys.
+    """
+    name = type(backbone).__name__
+    expected = {key: value for key, value in backbone.state_dict().items()
+                if not key.endswith('num_batches_tracked')}
+    mismatched = [
+        f'{key} {tuple(state[key].shape)} vs {tuple(value.shape)}'
+        for key, value in expected.items()
+        if key in state and state[key].shape != value.shape
+        and not any(part in key for part in RESIZABLE_KEYS)
+    ]
+    if mismatched:
+        raise ValueError(f'Pretrained checkpoint {checkpoint!r} does not fit {name}: shape '
+                         f'mismatch (checkpoint vs model) for {key_list(mismatched)}. Is it '
+                         'a checkpoint of another architecture or size?')
+    missing = [key for key in expected if key not in state]
+    total = sum(value.numel() for value in expected.values())
+    covered = sum(value.numel() for key, value in expected.items() if key in state)
+    if total and covered / total < min_coverage:
+        hint = ('the checkpoint has no tensors' if not state else
+                f'its keys look like {key_list(list(state), limit=4)}')
+        raise ValueError(
+            f'Pretrained checkpoint {checkpoint!r} does not fit {name}: it covers '
+            f'{covered / total:.1%} of the backbone (min_coverage {min_coverage:.0%}); '
+            f'missing keys: {key_list(missing)}; {hint}. Set init_cfg.prefix (e.g. '
+            "'backbone.') for a full-model checkpoint, or convert the checkpoint "
+            '(tools/model_converters/ in mmsegmentation).')
+
+
+def verify_backbone_pretrained(backbone: nn.Module, min_coverage: float = 0.99) -> None:
+    """Check ``backbone.init_cfg``'s ``Pretrained`` checkpoint, if it has one."""
+    init_cfgs = getattr(backbone, 'init_cfg', None) or []
+    if isinstance(init_cfgs, Mapping):
+        init_cfgs = [init_cfgs]
+    for init_cfg in init_cfgs:
+        if init_cfg.get('type') != 'Pretrained' or not init_cfg.get('checkpoint'):
+            continue
+        checkpoint = init_cfg['checkpoint']
+        loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        if not isinstance(loaded, Mapping):
+            raise ValueError(f'Pretrained checkpoint {checkpoint!r} of '
+                             f'{type(backbone).__name__} holds no state dict.')
+        state = pretrained_state_dict(loaded, backbone, init_cfg.get('prefix'))
+        check_pretrained_fit(backbone, state, checkpoint, min_coverage)
