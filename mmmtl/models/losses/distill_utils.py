@@ -70,7 +70,7 @@ def _flat_mask(valid_mask: Tensor, logits: Tensor) -> Tensor:
     return valid_mask.to(device=logits.device, dtype=torch.bool)
 
 
-def _upcast(tensor: Tensor) -> Tensor:
+def upcast(tensor: Tensor) -> Tensor:
     """Half / bf16 / float32 -> float32; float64 stays float64."""
     return tensor if tensor.dtype == torch.float64 else tensor.float()
 
@@ -91,7 +91,7 @@ def log_prob_matrix(logits: Tensor, mode: str, tau: float,
         (M, 2); ``spatial``: (N*C, H*W) with ``-inf`` at masked locations.
     """
     check_mode(mode, 'log_prob_matrix')
-    logits = _upcast(logits) / tau
+    logits = upcast(logits) / tau
     num, channels, height, width = logits.shape
     mask = _flat_mask(valid_mask, logits) if valid_mask is not None else None
     if mode == 'spatial':
@@ -109,7 +109,7 @@ def log_prob_matrix(logits: Tensor, mode: str, tau: float,
     if mask is not None:
         pixels = pixels[mask.reshape(-1)]
     if mode == 'binary':
-        _check_binary(channels)
+        check_binary(channels)
         return torch.cat([F.logsigmoid(pixels), F.logsigmoid(-pixels)], dim=1)
     return pixels.log_softmax(dim=1)
 
@@ -144,7 +144,7 @@ class LogProbs(NamedTuple):
 def log_prob_pair(student_logits: Tensor, teacher_logits: Tensor, mode: str, tau: float,
                   valid_mask: Optional[Tensor] = None) -> LogProbs:
     """Student and teacher log-probabilities of one task (see :class:`LogProbs`)."""
-    teacher_logits = match_teacher_size(student_logits, _upcast(teacher_logits))
+    teacher_logits = match_teacher_size(student_logits, upcast(teacher_logits))
     if valid_mask is not None:
         return LogProbs(log_prob_matrix(student_logits, mode, tau, valid_mask)[None],
                         log_prob_matrix(teacher_logits, mode, tau, valid_mask)[None], 2, True)
@@ -156,16 +156,16 @@ def log_prob_pair(student_logits: Tensor, teacher_logits: Tensor, mode: str, tau
 def _log_prob_blocks(logits: Tensor, mode: str, tau: float) -> Tensor:
     """Unmasked (N, K, H*W) (``channel`` / ``binary``) or (N, C, H*W) (``spatial``)."""
     num, channels = logits.shape[:2]
-    flat = _upcast(logits).reshape(num, channels, -1) / tau
+    flat = upcast(logits).reshape(num, channels, -1) / tau
     if mode == 'spatial':
         return flat.log_softmax(dim=2)
     if mode == 'binary':
-        _check_binary(channels)
+        check_binary(channels)
         return torch.cat([F.logsigmoid(flat), F.logsigmoid(-flat)], dim=1)
     return flat.log_softmax(dim=1)
 
 
-def _check_binary(channels: int) -> None:
+def check_binary(channels: int) -> None:
     if channels != 1:
         raise ValueError(f"mode='binary' needs 1-channel logits, got {channels} channels; "
                          "use mode='channel' for multi-channel outputs.")

@@ -202,6 +202,29 @@ def test_cs_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda s: sum(loss(s, teacher).values()), (student, ))
 
 
+@pytest.mark.parametrize('mode', MODES)
+@pytest.mark.parametrize('tau', [0.5, 2.0])
+def test_cs_fused_path_matches_log_space_path(mode, tau):
+    """Unmasked inputs take the fused path with a hand-written backward; an
+    all-valid mask forces the log-space autograd path: same values and grads."""
+    student = random_logits(mode, seed=24).double().requires_grad_()
+    teacher = random_logits(mode, seed=25).double()
+    loss = CSDivergenceLoss(mode=mode, tau=tau, inter_weight=0.7, intra_weight=1.3)
+    fused = loss(student, teacher)
+    (fused_grad, ) = torch.autograd.grad(sum(fused.values()), student)
+    everything = torch.ones(2, 5, 6, dtype=torch.bool)
+    logspace = loss(student, teacher, valid_mask=everything)
+    (logspace_grad, ) = torch.autograd.grad(sum(logspace.values()), student)
+    for name in ('inter', 'intra'):
+        torch.testing.assert_close(fused[name], logspace[name], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fused_grad, logspace_grad, rtol=1e-10, atol=1e-12)
+    assert fused_grad.abs().max() > 1e-4  # not trivially zero
+    gradcheck_student = random_logits(mode, seed=26, shape=(1, 3, 2, 3)).double()
+    assert torch.autograd.gradcheck(
+        lambda s: sum(loss(s, gradcheck_student.flip(0) * 0.5).values()),
+        (gradcheck_student.clone().requires_grad_(), ))
+
+
 # -------------------------------------------------------- numerical safety
 @pytest.mark.parametrize('kind', ['cs', 'kl', 'dist'])
 @pytest.mark.parametrize('mode', MODES)
