@@ -2,6 +2,7 @@
 import glob
 import json
 import os.path as osp
+import shutil
 
 import pytest
 
@@ -20,14 +21,17 @@ def trained_student(synthetic_nyud_root, tmp_path_factory):
     return work_dir
 
 
-def test_train_writes_checkpoint_and_resumes(trained_student, synthetic_nyud_root):
+def test_train_writes_checkpoint_and_resumes(trained_student, synthetic_nyud_root, tmp_path):
     assert osp.exists(trained_student / 'iter_4.pth')
-    output = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', str(trained_student),
+    # A copy: resuming keeps one checkpoint (max_keep_ckpts=1), the other tests need iter_4.
+    work_dir = tmp_path / 'resumed'
+    shutil.copytree(trained_student, work_dir)
+    output = run_tool([PYTHON, 'tools/train.py', CONFIG, '--work-dir', str(work_dir),
                        '--resume', '--cfg-options',
                        *synthetic_options(synthetic_nyud_root, max_iters=6)])
     assert 'resumed epoch: 0, iter: 4' in output.replace('\n', ' ') or \
         'Load checkpoint from' in output
-    assert osp.exists(trained_student / 'iter_6.pth')
+    assert osp.exists(work_dir / 'iter_6.pth')
 
 
 def test_test_prints_table_writes_metrics_and_pictures(trained_student,
