@@ -14,7 +14,7 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
-from ..utils import key_list
+from ..utils import key_list, shape_mismatches
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Data-preprocessor settings that must agree between the teacher's training
@@ -202,11 +202,7 @@ class KDAMDistiller(BaseModel):
         expected = teacher.state_dict()
         missing = [key for key in expected if key not in state]
         unexpected = [key for key in state if key not in expected]
-        mismatched = [
-            f'{key} {tuple(state[key].shape)} vs {tuple(value.shape)}'
-            for key, value in expected.items()
-            if key in state and tuple(getattr(state[key], 'shape', ())) != tuple(value.shape)
-        ]
+        mismatched = shape_mismatches(expected, state)
         if missing or unexpected or mismatched:
             problems = []
             if missing:

@@ -2,9 +2,11 @@ from .pretrained_fit import (
     check_pretrained_fit,
     key_list,
     pretrained_state_dict,
+    shape_mismatches,
     verify_backbone_pretrained,
 )
 
 __all__ = [
-    'check_pretrained_fit', 'key_list', 'pretrained_state_dict', 'verify_backbone_pretrained'
+    'check_pretrained_fit', 'key_list', 'pretrained_state_dict', 'shape_mismatches',
+    'verify_backbone_pretrained'
 ]

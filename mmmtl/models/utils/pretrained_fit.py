@@ -7,7 +7,7 @@ only a warning in the log and the run trains from scratch. This module finds
 such a checkpoint first and raises an error that names the keys at fault.
 """
 import re
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch.nn as nn
 from mmengine.runner import CheckpointLoader
@@ -22,6 +22,19 @@ def key_list(keys: Sequence[str], limit: int = 8) -> str:
     """Format keys for an error message: the first ``limit`` (in order) and a count."""
     shown = ', '.join(list(keys)[:limit])
     return shown + (f', ... ({len(keys)} in total)' if len(keys) > limit else '')
+
+
+def shape_mismatches(expected: Mapping[str, Tensor], state: Mapping,
+                     ignore: Sequence[str] = ()) -> List[str]:
+    """``'<key> <checkpoint shape> vs <model shape>'`` for every key of
+    ``expected`` that ``state`` holds with another shape, except keys
+    containing one of ``ignore``."""
+    return [
+        f'{key} {tuple(getattr(state[key], "shape", ()))} vs {tuple(value.shape)}'
+        for key, value in expected.items()
+        if key in state and tuple(getattr(state[key], 'shape', ())) != tuple(value.shape)
+        and not any(part in key for part in ignore)
+    ]
 
 
 def pretrained_state_dict(checkpoint: Mapping, backbone: nn.Module,
@@ -70,12 +83,7 @@ def check_pretrained_fit(backbone: nn.Module, state: Mapping[str, Tensor], check
     name = type(backbone).__name__
     expected = {key: value for key, value in backbone.state_dict().items()
                 if not key.endswith('num_batches_tracked')}
-    mismatched = [
-        f'{key} {tuple(state[key].shape)} vs {tuple(value.shape)}'
-        for key, value in expected.items()
-        if key in state and state[key].shape != value.shape
-        and not any(part in key for part in RESIZABLE_KEYS)
-    ]
+    mismatched = shape_mismatches(expected, state, ignore=RESIZABLE_KEYS)
     if mismatched:
         raise ValueError(f'Pretrained checkpoint {checkpoint!r} does not fit {name}: shape '
                          f'mismatch (checkpoint vs model) for {key_list(mismatched)}. Is it '
