@@ -15,6 +15,12 @@ It prints ``ratio = kd_step / (student_step + teacher_forward)`` (target
 resident-set increase over the phase, sampled every millisecond after
 returning freed heap memory to the OS with ``malloc_trim``).
 
+Times are taken in steady state, as in training: after ``--warmup``
+iterations, phases interleaved, nothing else running. Memory is measured in
+separate runs of each phase afterwards (``--memory-iters``), because the
+``malloc_trim`` and the sampling thread it needs would make every timed
+phase start by faulting its pages back in, which a training loop does not do.
+
 Example:
     python tools/benchmarks/bench_kd_step.py configs/synthetic/kdam_student_synthetic_nyud.py \
         --allow-untrained-teacher --batch 1 --shape 96 128 --iters 10
@@ -34,6 +40,7 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
+from mmmtl.models.losses import cs_kernel
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils import get_task_spec, register_all_modules
@@ -49,13 +56,18 @@ def parse_args() -> argparse.Namespace:
                         help='input size (default: the config crop_size, else 480 640)')
     parser.add_argument('--iters', type=int, default=10, help='timed iterations per phase')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
+    parser.add_argument('--memory-iters', type=int, default=3,
+                        help='runs of each phase for the peak memory (after the timing)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--allow-untrained-teacher', action='store_true',
                         help='use a random teacher when teacher_ckpt is missing')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config (key=value)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.iters < 1 or args.memory_iters < 1:
+        parser.error('--iters and --memory-iters must be >= 1')
+    return args
 
 
 def _rss() -> int:
@@ -126,16 +138,14 @@ def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]
     return dict(inputs=inputs, data_samples=samples)
 
 
-def timed(fn: Callable[[], None], device: torch.device, times: List[float],
-          memory: List[int]) -> None:
-    with peak_memory(device, memory):
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
+def timed(fn: Callable[[], None], device: torch.device, times: List[float]) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    times.append(time.perf_counter() - start)
 
 
 def main() -> None:
@@ -194,13 +204,19 @@ def main() -> None:
             if iteration < args.warmup:
                 fn()
             else:
-                timed(fn, device, times[name], memory[name])
+                timed(fn, device, times[name])
+    for _ in range(args.memory_iters):
+        for name, fn in phases.items():
+            with peak_memory(device, memory[name]):
+                fn()
 
     median = {name: statistics.median(values) for name, values in times.items()}
     peak = {name: max(values) / 2**20 for name, values in memory.items()}
     print(f'config: {args.config}')
     print(f'device: {device}, threads: {torch.get_num_threads()}, batch: {args.batch}, '
           f'shape: {shape[0]}x{shape[1]}, iters: {args.iters}')
+    print('CS loss path: ' + ('compiled CPU kernel' if cs_kernel.use_kernel(inputs)
+                              else 'torch ops (kernel not built, disabled or not CPU float32)'))
     print(f'{"phase":<16}{"median ms":>12}{"min ms":>10}{"peak MiB":>10}')
     for name in phases:
         print(f'{name:<16}{median[name] * 1e3:>12.1f}{min(times[name]) * 1e3:>10.1f}'

@@ -1,10 +1,12 @@
 from typing import Dict, Optional, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from mmmtl.registry import MODELS
 
+from . import cs_kernel
 from .distill_utils import BaseLogitDistillLoss, LogProbs, check_binary, match_teacher_size, upcast
 
 Dims = Union[int, Tuple[int, ...]]
@@ -91,7 +93,12 @@ def fused_cs_divergence(student_logits: Tensor, teacher_logits: Tensor, class_di
     Returns:
         ``(mean over rows, mean over columns)``, or None if a sum underflows
         (extreme logits), in which case the caller computes in log space.
+        Float32 CPU inputs go through the compiled kernel (:mod:`.cs_kernel`)
+        when it is built, others through the torch ops below.
     """
+    if cs_kernel.use_kernel(student_logits, teacher_logits):
+        return cs_kernel.cs_terms(student_logits, teacher_logits.detach(), class_dim, tau,
+                                  _SAFE_SUM)
     with torch.no_grad():
         q = _softmax(teacher_logits, class_dim, 1 / tau)
         q_sq = q * q
@@ -170,17 +177,18 @@ class CSDivergenceLoss(BaseLogitDistillLoss):
         class_dim = 2 if self.mode == 'spatial' else 1
         if self.mode == 'binary':  # [sigmoid(x), 1 - sigmoid(x)] = softmax([x, 0])
             check_binary(channels)
-            student = torch.cat([student, torch.zeros_like(student)], dim=1)
-            teacher = torch.cat([teacher, torch.zeros_like(teacher)], dim=1)
+            student = F.pad(student, (0, 0, 0, 1))  # (N, 2, H*W): [x, 0]
+            teacher = F.pad(teacher, (0, 0, 0, 1))
         means = fused_cs_divergence(student, teacher, class_dim, self.tau)
         if means is None:
             return None
-        return {
-            name: self.loss_weight * weight * mean
-            for name, weight, mean in zip(('inter', 'intra'), (self.inter_weight,
-                                                               self.intra_weight), means)
-            if weight
-        }
+        terms = {}
+        for name, weight, mean in zip(('inter', 'intra'), (self.inter_weight,
+                                                           self.intra_weight), means):
+            factor = self.loss_weight * weight
+            if factor:
+                terms[name] = mean if factor == 1 else factor * mean
+        return terms
 
     def compute(self, log_probs: LogProbs) -> Dict[str, Tensor]:
         wanted = [(name, weight, rows) for name, weight, rows in (

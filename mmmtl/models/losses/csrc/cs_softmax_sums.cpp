@@ -1,0 +1,562 @@
+// The Cauchy-Schwarz terms of CSDivergenceLoss on the CPU, float32, fused.
+//
+// Student and teacher logits are (N, A, B), contiguous. Each "row" is a
+// distribution softmax(x * scale) along `class_dim` (1: the A classes of a
+// pixel; 2: the B locations of a map); the "columns" are the indices of
+// class_dim. cs_terms_forward computes both softmaxes, per row and per column
+// sum p^2, sum q^2 and sum p*q, and from them the mean CS divergence of the
+// rows (inter) and of the columns (intra); cs_terms_backward maps the two
+// gradients back to the student logits. The PyTorch path of
+// cs_divergence_loss.py computes the same in a dozen passes over memory.
+//
+// The arithmetic is written on 8-float vectors (GCC/Clang vector extensions);
+// on x86-64 GCC builds an AVX2/FMA clone and a baseline clone of every worker
+// and picks one at load time. Long sums are taken in double and column sums
+// are reduced in a fixed order, so results do not depend on the thread count.
+#include <torch/extension.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MMMTL_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MMMTL_TARGET_CLONES
+#endif
+#define MMMTL_INLINE __attribute__((always_inline)) inline
+
+namespace {
+
+using at::Tensor;
+
+typedef float Vec __attribute__((vector_size(32)));
+typedef int32_t Mask __attribute__((vector_size(32)));
+constexpr int64_t kLanes = 8;
+constexpr int64_t kBlock = 256;   // pixels per block when the classes are dim 1
+constexpr int64_t kChunk = 2048;  // float partial sums before adding to a double
+
+MMMTL_INLINE Vec splat(float value) { return Vec{} + value; }
+
+MMMTL_INLINE Vec load(const float* src) {
+  Vec v;
+  std::memcpy(&v, src, sizeof(v));
+  return v;
+}
+
+MMMTL_INLINE void store(float* dst, Vec v) { std::memcpy(dst, &v, sizeof(v)); }
+
+// Partial vectors at the end of a row, through memory: out of line, so that
+// the compiler cannot fold the full-vector copies above into a variable-size
+// memcpy call, and without vector arguments (whose ABI differs between the
+// AVX2 and baseline clones).
+__attribute__((noinline)) void copy_partial(float* dst, const float* src, int64_t count) {
+  std::memcpy(dst, src, count * sizeof(float));
+}
+
+// `count` (1..8) floats from `src`; lanes past `count` hold `fill`.
+MMMTL_INLINE Vec load(const float* src, int64_t count, float fill = 0.0f) {
+  if (count == kLanes) return load(src);
+  alignas(32) float lanes[kLanes] = {fill, fill, fill, fill, fill, fill, fill, fill};
+  copy_partial(lanes, src, count);
+  return load(lanes);
+}
+
+MMMTL_INLINE void store(float* dst, Vec v, int64_t count) {
+  if (count == kLanes) {
+    store(dst, v);
+  } else {
+    alignas(32) float lanes[kLanes];
+    store(lanes, v);
+    copy_partial(dst, lanes, count);
+  }
+}
+
+// Lanes < count: all ones; the others: 0.
+MMMTL_INLINE Mask first_lanes(int64_t count) {
+  const Mask lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  return lane < static_cast<int32_t>(count);
+}
+
+MMMTL_INLINE float lane_sum(Vec v) {
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+// exp(z) for z <= 0: Taylor polynomial of degree 6 on |r| <= ln2/2 times 2^n
+// (relative error < 2e-7); 0 below the normal range. NaN gives NaN (through
+// the polynomial).
+MMMTL_INLINE Vec exp_nonpositive(Vec z) {
+  const Vec lowest = splat(-87.0f);
+  const Mask below = z < lowest;
+  const Vec zc = below ? lowest : z;
+  const Mask n = __builtin_convertvector(zc * 1.44269504088896341f - 0.5f, Mask);  // round
+  const Vec nf = __builtin_convertvector(n, Vec);
+  const Vec r = (zc - nf * 0.693145751953125f) - nf * 1.428606765330187e-06f;
+  Vec poly = splat(1.0f / 720);
+  poly = poly * r + 1.0f / 120;
+  poly = poly * r + 1.0f / 24;
+  poly = poly * r + 1.0f / 6;
+  poly = poly * r + 0.5f;
+  poly = poly * r + 1.0f;
+  poly = poly * r + 1.0f;
+  Mask bits = (n + 127) << 23;  // 2^n, n in [-126, 0]
+  bits = below ? Mask{} : bits;
+  return poly * (Vec)bits;
+}
+
+// log(x) = exponent * ln2 + log_mantissa for normal x > 0, with x = m 2^e,
+// m in [sqrt(1/2), sqrt(2)) and log(m) = 2 atanh((m - 1) / (m + 1)) by its
+// series to the 9th power (|error| < 1e-9 + float rounding). The parts are
+// kept apart so that differences of logs cancel the exponents exactly.
+MMMTL_INLINE Mask log_parts(Vec x, Vec* log_mantissa) {
+  const Mask bits = (Mask)x;
+  Mask exponent = ((bits >> 23) & 0xff) - 127;
+  Mask mantissa_bits = (bits & 0x7fffff) | 0x3f800000;  // m in [1, 2)
+  const Mask high = mantissa_bits > 0x3fb504f3;         // m > sqrt(2): use m / 2
+  mantissa_bits = high ? mantissa_bits - 0x00800000 : mantissa_bits;
+  exponent = high ? exponent + 1 : exponent;
+  const Vec m = (Vec)mantissa_bits;
+  const Vec y = (m - 1.0f) / (m + 1.0f), y2 = y * y;
+  Vec series = splat(1.0f / 9);
+  series = series * y2 + 1.0f / 7;
+  series = series * y2 + 1.0f / 5;
+  series = series * y2 + 1.0f / 3;
+  series = series * y2 + 1.0f;
+  *log_mantissa = 2.0f * y * series;
+  return exponent;
+}
+
+void check_input(const Tensor& t, const char* name) {
+  TORCH_CHECK(t.device().is_cpu(), "cs_softmax_sums: ", name, " must be a CPU tensor");
+  TORCH_CHECK(t.scalar_type() == at::kFloat, "cs_softmax_sums: ", name, " must be float32");
+  TORCH_CHECK(t.dim() == 3 && t.is_contiguous(), "cs_softmax_sums: ", name,
+              " must be a contiguous (N, A, B) tensor");
+}
+
+struct Sums {  // outputs of the class_dim-2 forward; cross_rows is null without a teacher
+  float *p, *sq_rows, *cross_rows;
+};
+
+// ------------------------------------------------------------- class_dim = 1
+// x[n][a][b]: A classes, B pixels, taken in blocks of kBlock pixels. Each pass
+// walks the classes (rows B apart) and, in each, the block's pixels, so every
+// page is visited once per pass; the block's exponentials stay in a per-thread
+// buffer (L2) and the probabilities are written once, for the backward.
+
+// Unnormalised exp((x - max) * scale) of one block into buffer[a][kBlock],
+// and 1 / (sum over the classes) per pixel into inv.
+MMMTL_INLINE void block_softmax(const float* x, float* buffer, float* inv, int64_t A, int64_t B,
+                                int64_t len, float scale) {
+  alignas(32) float max[kBlock];
+  for (int64_t l = 0; l < kBlock; l += kLanes) {
+    store(max + l, splat(-std::numeric_limits<float>::infinity()));
+    store(inv + l, Vec{});
+  }
+  for (int64_t a = 0; a < A; ++a) {
+    for (int64_t l = 0; l < len; l += kLanes) {
+      const Vec v = load(x + a * B + l, std::min(kLanes, len - l)), m = load(max + l);
+      store(max + l, v > m ? v : m);
+    }
+  }
+  for (int64_t a = 0; a < A; ++a) {
+    for (int64_t l = 0; l < len; l += kLanes) {
+      const Vec e =
+          exp_nonpositive((load(x + a * B + l, std::min(kLanes, len - l)) - load(max + l)) * scale);
+      store(buffer + a * kBlock + l, e);
+      store(inv + l, load(inv + l) + e);
+    }
+  }
+  for (int64_t l = 0; l < kBlock; l += kLanes) store(inv + l, 1.0f / load(inv + l));
+}
+
+// Probabilities p, q and sums of blocks [begin, end): per pixel sum p^2,
+// sum p*q, sum q^2 (rows); per block and class the same over the block's
+// pixels in col_partial[block][3][A].
+MMMTL_TARGET_CLONES
+void pair_forward_classes_first(const float* student, const float* teacher, float* p, float* q,
+                                float* sq_rows, float* cross_rows, float* teacher_sq_rows,
+                                double* col_partial, int64_t A, int64_t B, float scale,
+                                int64_t begin, int64_t end) {
+  const int64_t blocks_per_map = (B + kBlock - 1) / kBlock;
+  std::vector<float> buffers(2 * A * kBlock);
+  float *exp_s = buffers.data(), *exp_t = exp_s + A * kBlock;
+  alignas(32) float inv_s[kBlock], inv_t[kBlock];
+  alignas(32) float row_sq[kBlock], row_cross[kBlock], row_teacher[kBlock];
+  for (int64_t block = begin; block < end; ++block) {
+    const int64_t n = block / blocks_per_map, b0 = (block % blocks_per_map) * kBlock;
+    const int64_t len = std::min(kBlock, B - b0), base = n * A * B + b0;
+    block_softmax(student + base, exp_s, inv_s, A, B, len, scale);
+    block_softmax(teacher + base, exp_t, inv_t, A, B, len, scale);
+    for (int64_t l = 0; l < kBlock; l += kLanes) {
+      store(row_sq + l, Vec{});
+      store(row_cross + l, Vec{});
+      store(row_teacher + l, Vec{});
+    }
+    double* part = col_partial + block * 3 * A;
+    for (int64_t a = 0; a < A; ++a) {
+      Vec col_sq = Vec{}, col_cross = Vec{}, col_teacher = Vec{};
+      for (int64_t l = 0; l < len; l += kLanes) {
+        const int64_t k = std::min(kLanes, len - l);
+        const Mask keep = first_lanes(k);
+        const Vec v = keep ? load(exp_s + a * kBlock + l) * load(inv_s + l) : Vec{};
+        const Vec w = keep ? load(exp_t + a * kBlock + l) * load(inv_t + l) : Vec{};
+        store(p + base + a * B + l, v, k);
+        store(q + base + a * B + l, w, k);
+        store(row_sq + l, load(row_sq + l) + v * v);
+        store(row_cross + l, load(row_cross + l) + v * w);
+        store(row_teacher + l, load(row_teacher + l) + w * w);
+        col_sq += v * v;
+        col_cross += v * w;
+        col_teacher += w * w;
+      }
+      part[a] = lane_sum(col_sq);
+      part[A + a] = lane_sum(col_cross);
+      part[2 * A + a] = lane_sum(col_teacher);
+    }
+    std::memcpy(sq_rows + n * B + b0, row_sq, len * sizeof(float));
+    std::memcpy(cross_rows + n * B + b0, row_cross, len * sizeof(float));
+    std::memcpy(teacher_sq_rows + n * B + b0, row_teacher, len * sizeof(float));
+  }
+}
+
+// grad_x = scale * p * (g - sum_class p * g), with
+// g = 2 p (grad_sq_rows + grad_sq_cols) + q (grad_cross_rows + grad_cross_cols).
+MMMTL_TARGET_CLONES
+void backward_classes_first_blocks(const float* p, const float* q, const float* g_sq_rows,
+                                   const float* g_cross_rows, const float* g_sq_cols,
+                                   const float* g_cross_cols, float* grad, int64_t A, int64_t B,
+                                   float scale, int64_t begin, int64_t end) {
+  const int64_t blocks_per_map = (B + kBlock - 1) / kBlock;
+  alignas(32) float dot[kBlock];
+  for (int64_t block = begin; block < end; ++block) {
+    const int64_t n = block / blocks_per_map, b0 = (block % blocks_per_map) * kBlock;
+    const int64_t len = std::min(kBlock, B - b0), base = n * A * B + b0;
+    const float *gsr = g_sq_rows + n * B + b0, *gcr = g_cross_rows + n * B + b0;
+    for (int64_t l = 0; l < kBlock; l += kLanes) store(dot + l, Vec{});
+    for (int64_t a = 0; a < A; ++a) {
+      const int64_t offset = base + a * B;
+      const float gsc = g_sq_cols[a], gcc = g_cross_cols[a];
+      for (int64_t l = 0; l < len; l += kLanes) {
+        const int64_t k = std::min(kLanes, len - l);
+        const Vec pv = load(p + offset + l, k);
+        const Vec g = 2.0f * pv * (load(gsr + l, k) + gsc) +
+                      load(q + offset + l, k) * (load(gcr + l, k) + gcc);
+        store(grad + offset + l, g, k);
+        store(dot + l, load(dot + l) + pv * g);
+      }
+    }
+    for (int64_t a = 0; a < A; ++a) {
+      const int64_t offset = base + a * B;
+      for (int64_t l = 0; l < len; l += kLanes) {
+        const int64_t k = std::min(kLanes, len - l);
+        const Vec g = load(grad + offset + l, k);
+        store(grad + offset + l, scale * load(p + offset + l, k) * (g - load(dot + l)), k);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------- class_dim = 2
+// x[r][b] with r = n * A + a: rows of B locations, each one distribution.
+MMMTL_TARGET_CLONES
+void forward_classes_last_rows(const float* x, const float* q, Sums out, int64_t B, float scale,
+                               int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* row = x + r * B;
+    float* prow = out.p + r * B;
+    const float* qrow = q ? q + r * B : nullptr;
+    const float neg_inf = -std::numeric_limits<float>::infinity();
+    Vec vmax = splat(neg_inf);
+    for (int64_t b = 0; b < B; b += kLanes) {
+      const Vec v = load(row + b, std::min(kLanes, B - b), neg_inf);
+      vmax = v > vmax ? v : vmax;
+    }
+    const float m = std::max(std::max(std::max(vmax[0], vmax[1]), std::max(vmax[2], vmax[3])),
+                             std::max(std::max(vmax[4], vmax[5]), std::max(vmax[6], vmax[7])));
+    double total = 0.0;
+    for (int64_t c = 0; c < B; c += kChunk) {
+      Vec acc = Vec{};
+      for (int64_t b = c; b < std::min(B, c + kChunk); b += kLanes) {
+        const int64_t k = std::min(kLanes, B - b);
+        const Vec e = exp_nonpositive((load(row + b, k, neg_inf) - m) * scale);
+        store(prow + b, e, k);
+        acc += e;
+      }
+      total += lane_sum(acc);
+    }
+    const float inv = static_cast<float>(1.0 / total);
+    double sq = 0.0, cross = 0.0;
+    for (int64_t c = 0; c < B; c += kChunk) {
+      Vec acc_sq = Vec{}, acc_cross = Vec{};
+      for (int64_t b = c; b < std::min(B, c + kChunk); b += kLanes) {
+        const int64_t k = std::min(kLanes, B - b);
+        const Vec v = load(prow + b, k) * inv;
+        store(prow + b, v, k);
+        acc_sq += v * v;
+        if (q) acc_cross += v * load(qrow + b, k);
+      }
+      sq += lane_sum(acc_sq);
+      cross += lane_sum(acc_cross);
+    }
+    out.sq_rows[r] = static_cast<float>(sq);
+    if (q) out.cross_rows[r] = static_cast<float>(cross);
+  }
+}
+
+// Column sums: every location over all R rows, in row order, in double.
+void column_sums_classes_last(const float* p, const float* q, float* sq_cols, float* cross_cols,
+                              int64_t R, int64_t B, int64_t begin, int64_t end) {
+  std::vector<double> col_sq(end - begin, 0.0), col_cross(q ? end - begin : 0, 0.0);
+  for (int64_t r = 0; r < R; ++r) {
+    const float* prow = p + r * B;
+    for (int64_t b = begin; b < end; ++b) col_sq[b - begin] += double(prow[b]) * prow[b];
+    if (q) {
+      const float* qrow = q + r * B;
+      for (int64_t b = begin; b < end; ++b) col_cross[b - begin] += double(prow[b]) * qrow[b];
+    }
+  }
+  for (int64_t b = begin; b < end; ++b) {
+    sq_cols[b] = static_cast<float>(col_sq[b - begin]);
+    if (q) cross_cols[b] = static_cast<float>(col_cross[b - begin]);
+  }
+}
+
+MMMTL_TARGET_CLONES
+void backward_classes_last_rows(const float* p, const float* q, const float* g_sq_rows,
+                                const float* g_cross_rows, const float* g_sq_cols,
+                                const float* g_cross_cols, float* grad, int64_t B, float scale,
+                                int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *prow = p + r * B, *qrow = q + r * B;
+    float* grow = grad + r * B;
+    const float gsr = g_sq_rows[r], gcr = g_cross_rows[r];
+    double dot = 0.0;
+    for (int64_t c = 0; c < B; c += kChunk) {
+      Vec acc = Vec{};
+      for (int64_t b = c; b < std::min(B, c + kChunk); b += kLanes) {
+        const int64_t k = std::min(kLanes, B - b);
+        const Vec pv = load(prow + b, k);
+        const Vec g = 2.0f * pv * (gsr + load(g_sq_cols + b, k)) +
+                      load(qrow + b, k) * (gcr + load(g_cross_cols + b, k));
+        store(grow + b, g, k);
+        acc += pv * g;
+      }
+      dot += lane_sum(acc);
+    }
+    const float dot_f = static_cast<float>(dot);
+    for (int64_t b = 0; b < B; b += kLanes) {
+      const int64_t k = std::min(kLanes, B - b);
+      store(grow + b, scale * load(prow + b, k) * (load(grow + b, k) - dot_f), k);
+    }
+  }
+}
+
+// softmax(logits * scale) along dim 2 of (N, A, B) logits and its sums:
+// [p, sq_rows (N, A, 1), sq_cols (1, 1, B)] and, with `teacher_probs`,
+// [..., cross_rows, cross_cols].
+std::vector<Tensor> softmax_sums_classes_last(const Tensor& logits,
+                                              const c10::optional<Tensor>& teacher_probs,
+                                              double scale) {
+  const bool with_teacher = teacher_probs.has_value();
+  const int64_t N = logits.size(0), A = logits.size(1), B = logits.size(2);
+  const auto options = logits.options();
+  Tensor p = at::empty_like(logits);
+  Tensor sq_rows = at::empty({N, A, 1}, options), sq_cols = at::empty({1, 1, B}, options);
+  Tensor cross_rows = at::empty({with_teacher ? N : 0, A, 1}, options);
+  Tensor cross_cols = at::empty({1, 1, with_teacher ? B : 0}, options);
+  const float* x = logits.data_ptr<float>();
+  const float* q = with_teacher ? teacher_probs->data_ptr<float>() : nullptr;
+  float* cross_cols_ptr = with_teacher ? cross_cols.data_ptr<float>() : nullptr;
+  Sums out{p.data_ptr<float>(), sq_rows.data_ptr<float>(),
+           with_teacher ? cross_rows.data_ptr<float>() : nullptr};
+  const float s = static_cast<float>(scale);
+  at::parallel_for(0, N * A, 1, [&](int64_t begin, int64_t end) {
+    forward_classes_last_rows(x, q, out, B, s, begin, end);
+  });
+  at::parallel_for(0, B, 1024, [&](int64_t begin, int64_t end) {
+    column_sums_classes_last(out.p, q, sq_cols.data_ptr<float>(), cross_cols_ptr, N * A, B, begin,
+                             end);
+  });
+  if (with_teacher) return {p, sq_rows, sq_cols, cross_rows, cross_cols};
+  return {p, sq_rows, sq_cols};
+}
+
+// Gradient w.r.t. the logits from the student and teacher probabilities and
+// the gradients of the four sums.
+Tensor sums_backward(const Tensor& probs, const Tensor& teacher_probs, const Tensor& grad_sq_rows,
+                     const Tensor& grad_cross_rows, const Tensor& grad_sq_cols,
+                     const Tensor& grad_cross_cols, int64_t class_dim, double scale) {
+  Tensor grad = at::empty_like(probs);
+  const int64_t N = probs.size(0), A = probs.size(1), B = probs.size(2);
+  const float s = static_cast<float>(scale);
+  const float *x = probs.data_ptr<float>(), *y = teacher_probs.data_ptr<float>();
+  const float *gsr = grad_sq_rows.data_ptr<float>(), *gcr = grad_cross_rows.data_ptr<float>();
+  const float *gsc = grad_sq_cols.data_ptr<float>(), *gcc = grad_cross_cols.data_ptr<float>();
+  float* g = grad.data_ptr<float>();
+  if (class_dim == 1) {
+    at::parallel_for(0, N * ((B + kBlock - 1) / kBlock), 1, [&](int64_t begin, int64_t end) {
+      backward_classes_first_blocks(x, y, gsr, gcr, gsc, gcc, g, A, B, s, begin, end);
+    });
+  } else {
+    at::parallel_for(0, N * A, 1, [&](int64_t begin, int64_t end) {
+      backward_classes_last_rows(x, y, gsr, gcr, gsc, gcc, g, B, s, begin, end);
+    });
+  }
+  return grad;
+}
+
+// D_CS means from the sums: inter = mean_r [(log sq_r + log tsq_r) / 2 - log cross_r],
+// intra the same over the columns. False if a sum is below `safe_sum` or not
+// finite (then the caller computes in log space). Fixed chunks, summed in
+// order: the result does not depend on the thread count.
+MMMTL_TARGET_CLONES
+void cs_log_ratios(const float* sq, const float* teacher_sq, const float* cross, int64_t count,
+                   float safe_sum, int64_t begin, int64_t end, double* partial, char* safe) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t chunk = begin; chunk < end; ++chunk) {
+    Vec total = Vec{};
+    Mask fine = Mask{} - 1;
+    for (int64_t i = chunk * kChunk; i < std::min(count, (chunk + 1) * kChunk); i += kLanes) {
+      const int64_t k = std::min(kLanes, count - i);
+      const Vec a = load(sq + i, k, 1.0f), t = load(teacher_sq + i, k, 1.0f);
+      const Vec c = load(cross + i, k, 1.0f);
+      fine &= (a >= safe_sum) & (t >= safe_sum) & (c >= safe_sum) & (a < inf) & (t < inf) &
+              (c < inf);
+      const Vec one = splat(1.0f);
+      Vec log_a, log_t, log_c;
+      const Mask exp_a = log_parts(fine ? a : one, &log_a);
+      const Mask exp_t = log_parts(fine ? t : one, &log_t);
+      const Mask exp_c = log_parts(fine ? c : one, &log_c);
+      const Vec exponents = __builtin_convertvector(exp_a + exp_t - 2 * exp_c, Vec);
+      total += exponents * (0.5f * 0.693147180559945309f) + (0.5f * (log_a + log_t) - log_c);
+    }
+    safe[chunk] = (fine[0] & fine[1] & fine[2] & fine[3] & fine[4] & fine[5] & fine[6] & fine[7])
+                      ? 1 : 0;
+    partial[chunk] = lane_sum(total);
+  }
+}
+
+bool cs_means(const Tensor& sq, const Tensor& teacher_sq, const Tensor& cross, double safe_sum,
+              double* mean) {
+  const int64_t count = sq.numel(), chunks = (count + kChunk - 1) / kChunk;
+  std::vector<double> partial(chunks, 0.0);
+  std::vector<char> safe(chunks, 1);
+  at::parallel_for(0, chunks, 4, [&](int64_t begin, int64_t end) {
+    cs_log_ratios(sq.data_ptr<float>(), teacher_sq.data_ptr<float>(), cross.data_ptr<float>(),
+                  count, static_cast<float>(safe_sum), begin, end, partial.data(), safe.data());
+  });
+  double total = 0.0;
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    if (!safe[chunk]) return false;
+    total += partial[chunk];
+  }
+  *mean = total / count;
+  return true;
+}
+
+}  // namespace
+
+// Mean CS divergence of the rows (inter) and of the columns (intra) of
+// softmax(student * scale) and softmax(teacher * scale) along class_dim.
+// Returns (inter, intra, ok, tensors for the backward), inter and intra as
+// 0-dim tensors; ok is false if a sum is below safe_sum or not finite. The
+// backward gets [p, q, sq_rows, cross_rows, sq_cols, cross_cols].
+std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
+    const Tensor& student_logits, const Tensor& teacher_logits, int64_t class_dim, double scale,
+    double safe_sum) {
+  check_input(student_logits, "student_logits");
+  check_input(teacher_logits, "teacher_logits");
+  TORCH_CHECK(class_dim == 1 || class_dim == 2, "cs_terms_forward: class_dim must be 1 or 2");
+  TORCH_CHECK(scale > 0, "cs_terms_forward: scale must be > 0");
+  TORCH_CHECK(student_logits.sizes() == teacher_logits.sizes(),
+              "cs_terms_forward: student and teacher logits differ in shape");
+  // p, q, student sq / cross / teacher sq per row, then per column
+  Tensor p, q, sq_rows, cross_rows, teacher_rows, sq_cols, cross_cols, teacher_cols;
+  if (class_dim == 1) {
+    const int64_t N = student_logits.size(0), A = student_logits.size(1);
+    const int64_t B = student_logits.size(2);
+    const auto options = student_logits.options();
+    p = at::empty_like(student_logits);
+    q = at::empty_like(teacher_logits);
+    sq_rows = at::empty({N, 1, B}, options);
+    cross_rows = at::empty({N, 1, B}, options);
+    teacher_rows = at::empty({N, 1, B}, options);
+    const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
+    std::vector<double> partial(num_blocks * 3 * A);
+    const float s = static_cast<float>(scale);
+    at::parallel_for(0, num_blocks, 1, [&](int64_t begin, int64_t end) {
+      pair_forward_classes_first(student_logits.data_ptr<float>(), teacher_logits.data_ptr<float>(),
+                                 p.data_ptr<float>(), q.data_ptr<float>(), sq_rows.data_ptr<float>(), cross_rows.data_ptr<float>(),
+                                 teacher_rows.data_ptr<float>(), partial.data(), A, B, s, begin,
+                                 end);
+    });
+    Tensor cols = at::empty({3, 1, A, 1}, options);  // sq, cross, teacher sq
+    float* col = cols.data_ptr<float>();
+    for (int64_t i = 0; i < 3 * A; ++i) {
+      double total = 0.0;
+      for (int64_t block = 0; block < num_blocks; ++block) total += partial[block * 3 * A + i];
+      col[i] = static_cast<float>(total);
+    }
+    sq_cols = cols[0];
+    cross_cols = cols[1];
+    teacher_cols = cols[2];
+  } else {
+    const auto teacher = softmax_sums_classes_last(teacher_logits, c10::nullopt, scale);
+    const auto student = softmax_sums_classes_last(student_logits, teacher[0], scale);
+    p = student[0], q = teacher[0];
+    sq_rows = student[1], sq_cols = student[2], cross_rows = student[3], cross_cols = student[4];
+    teacher_rows = teacher[1], teacher_cols = teacher[2];
+  }
+  double inter = 0.0, intra = 0.0;
+  const bool ok = cs_means(sq_rows, teacher_rows, cross_rows, safe_sum, &inter) &&
+                  cs_means(sq_cols, teacher_cols, cross_cols, safe_sum, &intra);
+  Tensor inter_term = at::empty({}, student_logits.options());
+  Tensor intra_term = at::empty({}, student_logits.options());
+  inter_term.data_ptr<float>()[0] = static_cast<float>(inter);
+  intra_term.data_ptr<float>()[0] = static_cast<float>(intra);
+  return {inter_term, intra_term, ok, {p, q, sq_rows, cross_rows, sq_cols, cross_cols}};
+}
+
+// Gradient of grad_inter * inter + grad_intra * intra w.r.t. the student
+// logits, from the tensors saved by cs_terms_forward.
+Tensor cs_terms_backward(const Tensor& probs, const Tensor& teacher_probs, const Tensor& sq_rows,
+                         const Tensor& cross_rows, const Tensor& sq_cols,
+                         const Tensor& cross_cols, double grad_inter, double grad_intra,
+                         int64_t class_dim, double scale) {
+  // d/d sq = 0.5 / (count * sq), d/d cross = -1 / (count * cross)
+  auto sum_grads = [](const Tensor& sq, const Tensor& cross, double grad_mean) {
+    Tensor g_sq = at::empty_like(sq), g_cross = at::empty_like(cross);
+    const float *a = sq.data_ptr<float>(), *c = cross.data_ptr<float>();
+    float *ga = g_sq.data_ptr<float>(), *gc = g_cross.data_ptr<float>();
+    const double factor = grad_mean / sq.numel();
+    at::parallel_for(0, sq.numel(), kChunk, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        ga[i] = static_cast<float>(0.5 * factor / a[i]);
+        gc[i] = static_cast<float>(-factor / c[i]);
+      }
+    });
+    return std::make_pair(g_sq, g_cross);
+  };
+  const auto rows = sum_grads(sq_rows, cross_rows, grad_inter);
+  const auto cols = sum_grads(sq_cols, cross_cols, grad_intra);
+  return sums_backward(probs, teacher_probs, rows.first, rows.second, cols.first, cols.second,
+                       class_dim, scale);
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "Fused softmax + Cauchy-Schwarz terms for mmmtl's CSDivergenceLoss (CPU, float32)";
+  m.def("cs_terms_forward", &cs_terms_forward, "mean CS divergence of rows and columns",
+        py::arg("student_logits"), py::arg("teacher_logits"), py::arg("class_dim"),
+        py::arg("scale"), py::arg("safe_sum"));
+  m.def("cs_terms_backward", &cs_terms_backward, "gradient of the CS terms w.r.t. the student",
+        py::arg("probs"), py::arg("teacher_probs"), py::arg("sq_rows"), py::arg("cross_rows"),
+        py::arg("sq_cols"), py::arg("cross_cols"), py::arg("grad_inter"), py::arg("grad_intra"),
+        py::arg("class_dim"), py::arg("scale"));
+}
