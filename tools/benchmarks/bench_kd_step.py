@@ -215,8 +215,9 @@ def main() -> None:
     print(f'config: {args.config}')
     print(f'device: {device}, threads: {torch.get_num_threads()}, batch: {args.batch}, '
           f'shape: {shape[0]}x{shape[1]}, iters: {args.iters}')
-    print('CS loss path: ' + ('compiled CPU kernel' if cs_kernel.use_kernel(inputs)
-                              else 'torch ops (kernel not built, disabled or not CPU float32)'))
+    kernel = cs_kernel.use_kernel(*student_logits.values(), *teacher_logits.values())
+    print('CS loss path: ' + ('compiled CPU kernel' if kernel else
+                              'torch ops (kernel not built, disabled or not CPU float32)'))
     print(f'{"phase":<16}{"median ms":>12}{"min ms":>10}{"peak MiB":>10}')
     for name in phases:
         print(f'{name:<16}{median[name] * 1e3:>12.1f}{min(times[name]) * 1e3:>10.1f}'

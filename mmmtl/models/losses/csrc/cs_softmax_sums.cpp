@@ -396,17 +396,17 @@ Tensor sums_backward(const Tensor& probs, const Tensor& teacher_probs, const Ten
   Tensor grad = at::empty_like(probs);
   const int64_t N = probs.size(0), A = probs.size(1), B = probs.size(2);
   const float s = static_cast<float>(scale);
-  const float *x = probs.data_ptr<float>(), *y = teacher_probs.data_ptr<float>();
+  const float *p = probs.data_ptr<float>(), *q = teacher_probs.data_ptr<float>();
   const float *gsr = grad_sq_rows.data_ptr<float>(), *gcr = grad_cross_rows.data_ptr<float>();
   const float *gsc = grad_sq_cols.data_ptr<float>(), *gcc = grad_cross_cols.data_ptr<float>();
   float* g = grad.data_ptr<float>();
   if (class_dim == 1) {
     at::parallel_for(0, N * ((B + kBlock - 1) / kBlock), 1, [&](int64_t begin, int64_t end) {
-      backward_classes_first_blocks(x, y, gsr, gcr, gsc, gcc, g, A, B, s, begin, end);
+      backward_classes_first_blocks(p, q, gsr, gcr, gsc, gcc, g, A, B, s, begin, end);
     });
   } else {
     at::parallel_for(0, N * A, 1, [&](int64_t begin, int64_t end) {
-      backward_classes_last_rows(x, y, gsr, gcr, gsc, gcc, g, B, s, begin, end);
+      backward_classes_last_rows(p, q, gsr, gcr, gsc, gcc, g, B, s, begin, end);
     });
   }
   return grad;
