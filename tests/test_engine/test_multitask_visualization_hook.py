@@ -63,6 +63,26 @@ def test_test_mode_writes_one_picture_per_sample(runner, tmp_path):
     assert not (tmp_path / 'backend').exists() or not list((tmp_path / 'backend').rglob('*.png'))
 
 
+class TestOnlyRunner(SimpleNamespace):
+    """A runner whose ``iter`` fails as mmengine's does when the config has no
+    usable train loop (it is built on first access)."""
+
+    @property
+    def iter(self):
+        raise FileNotFoundError('train split file not found')
+
+
+def test_test_mode_does_not_build_the_train_loop(runner, tmp_path):
+    """tools/test.py --show-dir on a machine holding only the val data."""
+    test_runner = TestOnlyRunner(work_dir=runner.work_dir, timestamp=runner.timestamp,
+                                 visualizer=runner.visualizer)
+    hook = HOOKS.build(dict(type='MultiTaskVisualizationHook', draw=True, interval=1,
+                            test_out_dir='vis'))
+    hook.before_test(test_runner)
+    hook.after_test_iter(test_runner, 0, {}, make_outputs(tmp_path, ['a']))
+    assert osp.exists(osp.join(runner.work_dir, runner.timestamp, 'vis', 'a.png'))
+
+
 def test_val_mode_uses_backends_and_interval(runner, tmp_path):
     hook = HOOKS.build(dict(type='MultiTaskVisualizationHook', draw=True, interval=2))
     outputs = make_outputs(tmp_path, ['c'])

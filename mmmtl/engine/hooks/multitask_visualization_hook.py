@@ -65,7 +65,7 @@ class MultiTaskVisualizationHook(Hook):
             mkdir_or_exist(self._test_out_path)
 
     def _draw(self, runner: Runner, outputs: Sequence[MultiTaskDataSample], mode: str,
-              out_dir: Optional[str]) -> None:
+              out_dir: Optional[str], step: int) -> None:
         for output in outputs:
             img_path = output.metainfo.get('img_path')
             if img_path is None:
@@ -79,14 +79,16 @@ class MultiTaskVisualizationHook(Hook):
                 out_file = osp.join(out_dir, osp.splitext(file_name)[0] + '.png')
             runner.visualizer.add_datasample(
                 f'{mode}_{file_name}', image, data_sample=output, show=self.show,
-                wait_time=self.wait_time, out_file=out_file, step=runner.iter)
+                wait_time=self.wait_time, out_file=out_file, step=step)
 
     def after_val_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
                        outputs: Sequence[MultiTaskDataSample]) -> None:
         if self.draw and self.every_n_inner_iters(batch_idx, self.interval):
-            self._draw(runner, outputs, 'val', None)
+            self._draw(runner, outputs, 'val', None, step=runner.iter)
 
     def after_test_iter(self, runner: Runner, batch_idx: int, data_batch: dict,
                         outputs: Sequence[MultiTaskDataSample]) -> None:
         if self.draw and self.every_n_inner_iters(batch_idx, self.interval):
-            self._draw(runner, outputs, 'test', self._test_out_path)
+            # Not runner.iter: it builds the train loop, and with it the train
+            # dataset, which a test-only run need not have.
+            self._draw(runner, outputs, 'test', self._test_out_path, step=batch_idx)
