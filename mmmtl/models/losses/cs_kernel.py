@@ -53,7 +53,7 @@ class _CSTerms(torch.autograd.Function):
     def backward(ctx, grad_inter: Optional[Tensor], grad_intra: Optional[Tensor],
                  grad_ok: Optional[Tensor]) -> tuple:
         grad = _kernel.cs_terms_backward(
-            *ctx.saved_tensors, 0. if grad_inter is None else float(grad_inter),
+            list(ctx.saved_tensors), 0. if grad_inter is None else float(grad_inter),
             0. if grad_intra is None else float(grad_intra), ctx.class_dim, 1 / ctx.tau)
         return grad, None, None, None, None
 

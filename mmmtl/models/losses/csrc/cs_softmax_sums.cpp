@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -42,6 +43,14 @@ typedef int32_t Mask __attribute__((vector_size(32)));
 constexpr int64_t kLanes = 8;
 constexpr int64_t kBlock = 256;   // pixels per block when the classes are dim 1
 constexpr int64_t kChunk = 2048;  // float partial sums before adding to a double
+// Loops over fewer elements than this run on the calling thread: waking the
+// thread pool costs more than it saves (tens of microseconds per loop).
+constexpr int64_t kParallelWork = 1 << 16;
+
+// Grain of a parallel loop whose iterations each touch `work` elements.
+inline int64_t grain_for(int64_t work) {
+  return std::max<int64_t>(1, kParallelWork / std::max<int64_t>(work, 1));
+}
 
 MMMTL_INLINE Vec splat(float value) { return Vec{} + value; }
 
@@ -148,13 +157,16 @@ struct Sums {  // outputs of the class_dim-2 forward; cross_rows is null without
 // x[n][a][b]: A classes, B pixels, taken in blocks of kBlock pixels. Each pass
 // walks the classes (rows B apart) and, in each, the block's pixels, so every
 // page is visited once per pass; the block's exponentials stay in a per-thread
-// buffer (L2) and the probabilities are written once, for the backward.
+// buffer (L2). No probabilities are written: the forward keeps each pixel's
+// softmax max and 1 / sum (stats), and the backward recomputes p and q from
+// the logits with the same arithmetic (bit-identical). This saves writing,
+// and allocating, two tensors of the logits' size per loss.
 
 // Unnormalised exp((x - max) * scale) of one block into buffer[a][kBlock],
-// and 1 / (sum over the classes) per pixel into inv.
-MMMTL_INLINE void block_softmax(const float* x, float* buffer, float* inv, int64_t A, int64_t B,
-                                int64_t len, float scale) {
-  alignas(32) float max[kBlock];
+// the max over the classes per pixel into max and 1 / (sum over the classes)
+// into inv.
+MMMTL_INLINE void block_softmax(const float* x, float* buffer, float* max, float* inv, int64_t A,
+                                int64_t B, int64_t len, float scale) {
   for (int64_t l = 0; l < kBlock; l += kLanes) {
     store(max + l, splat(-std::numeric_limits<float>::infinity()));
     store(inv + l, Vec{});
@@ -176,24 +188,36 @@ MMMTL_INLINE void block_softmax(const float* x, float* buffer, float* inv, int64
   for (int64_t l = 0; l < kBlock; l += kLanes) store(inv + l, 1.0f / load(inv + l));
 }
 
-// Probabilities p, q and sums of blocks [begin, end): per pixel sum p^2,
-// sum p*q, sum q^2 (rows); per block and class the same over the block's
-// pixels in col_partial[block][3][A].
+// Per-pixel softmax stats of (N, A, B) logits: max and 1 / sum of the student
+// and of the teacher, each (N, B), at stats + {0, 1, 2, 3} * N * B.
+struct PixelStats {
+  const float *max_s, *inv_s, *max_t, *inv_t;
+};
+
+MMMTL_INLINE PixelStats pixel_stats(const float* stats, int64_t N, int64_t B, int64_t offset) {
+  const int64_t size = N * B;
+  return {stats + offset, stats + size + offset, stats + 2 * size + offset,
+          stats + 3 * size + offset};
+}
+
+// Softmax stats and sums of blocks [begin, end): per pixel sum p^2, sum p*q,
+// sum q^2 (rows); per block and class the same over the block's pixels in
+// col_partial[block][3][A].
 MMMTL_TARGET_CLONES
-void pair_forward_classes_first(const float* student, const float* teacher, float* p, float* q,
+void pair_forward_classes_first(const float* student, const float* teacher, float* stats,
                                 float* sq_rows, float* cross_rows, float* teacher_sq_rows,
-                                double* col_partial, int64_t A, int64_t B, float scale,
+                                double* col_partial, int64_t N, int64_t A, int64_t B, float scale,
                                 int64_t begin, int64_t end) {
   const int64_t blocks_per_map = (B + kBlock - 1) / kBlock;
   std::vector<float> buffers(2 * A * kBlock);
   float *exp_s = buffers.data(), *exp_t = exp_s + A * kBlock;
-  alignas(32) float inv_s[kBlock], inv_t[kBlock];
+  alignas(32) float max_s[kBlock], inv_s[kBlock], max_t[kBlock], inv_t[kBlock];
   alignas(32) float row_sq[kBlock], row_cross[kBlock], row_teacher[kBlock];
   for (int64_t block = begin; block < end; ++block) {
     const int64_t n = block / blocks_per_map, b0 = (block % blocks_per_map) * kBlock;
     const int64_t len = std::min(kBlock, B - b0), base = n * A * B + b0;
-    block_softmax(student + base, exp_s, inv_s, A, B, len, scale);
-    block_softmax(teacher + base, exp_t, inv_t, A, B, len, scale);
+    block_softmax(student + base, exp_s, max_s, inv_s, A, B, len, scale);
+    block_softmax(teacher + base, exp_t, max_t, inv_t, A, B, len, scale);
     for (int64_t l = 0; l < kBlock; l += kLanes) {
       store(row_sq + l, Vec{});
       store(row_cross + l, Vec{});
@@ -203,12 +227,9 @@ void pair_forward_classes_first(const float* student, const float* teacher, floa
     for (int64_t a = 0; a < A; ++a) {
       Vec col_sq = Vec{}, col_cross = Vec{}, col_teacher = Vec{};
       for (int64_t l = 0; l < len; l += kLanes) {
-        const int64_t k = std::min(kLanes, len - l);
-        const Mask keep = first_lanes(k);
+        const Mask keep = first_lanes(std::min(kLanes, len - l));
         const Vec v = keep ? load(exp_s + a * kBlock + l) * load(inv_s + l) : Vec{};
         const Vec w = keep ? load(exp_t + a * kBlock + l) * load(inv_t + l) : Vec{};
-        store(p + base + a * B + l, v, k);
-        store(q + base + a * B + l, w, k);
         store(row_sq + l, load(row_sq + l) + v * v);
         store(row_cross + l, load(row_cross + l) + v * w);
         store(row_teacher + l, load(row_teacher + l) + w * w);
@@ -220,35 +241,49 @@ void pair_forward_classes_first(const float* student, const float* teacher, floa
       part[A + a] = lane_sum(col_cross);
       part[2 * A + a] = lane_sum(col_teacher);
     }
-    std::memcpy(sq_rows + n * B + b0, row_sq, len * sizeof(float));
-    std::memcpy(cross_rows + n * B + b0, row_cross, len * sizeof(float));
-    std::memcpy(teacher_sq_rows + n * B + b0, row_teacher, len * sizeof(float));
+    const int64_t row = n * B + b0;
+    const size_t bytes = len * sizeof(float);
+    std::memcpy(sq_rows + row, row_sq, bytes);
+    std::memcpy(cross_rows + row, row_cross, bytes);
+    std::memcpy(teacher_sq_rows + row, row_teacher, bytes);
+    float* out = stats + row;  // the layout of pixel_stats
+    for (const float* values : {max_s, inv_s, max_t, inv_t}) {
+      std::memcpy(out, values, bytes);
+      out += N * B;
+    }
   }
 }
 
 // grad_x = scale * p * (g - sum_class p * g), with
-// g = 2 p (grad_sq_rows + grad_sq_cols) + q (grad_cross_rows + grad_cross_cols).
+// g = 2 p (grad_sq_rows + grad_sq_cols) + q (grad_cross_rows + grad_cross_cols),
+// p and q recomputed from the logits and the forward's stats.
 MMMTL_TARGET_CLONES
-void backward_classes_first_blocks(const float* p, const float* q, const float* g_sq_rows,
-                                   const float* g_cross_rows, const float* g_sq_cols,
-                                   const float* g_cross_cols, float* grad, int64_t A, int64_t B,
-                                   float scale, int64_t begin, int64_t end) {
+void backward_classes_first_blocks(const float* student, const float* teacher, const float* stats,
+                                   const float* g_sq_rows, const float* g_cross_rows,
+                                   const float* g_sq_cols, const float* g_cross_cols, float* grad,
+                                   int64_t N, int64_t A, int64_t B, float scale, int64_t begin,
+                                   int64_t end) {
   const int64_t blocks_per_map = (B + kBlock - 1) / kBlock;
+  std::vector<float> probs(A * kBlock);  // the block's p, between the two passes
   alignas(32) float dot[kBlock];
   for (int64_t block = begin; block < end; ++block) {
     const int64_t n = block / blocks_per_map, b0 = (block % blocks_per_map) * kBlock;
     const int64_t len = std::min(kBlock, B - b0), base = n * A * B + b0;
     const float *gsr = g_sq_rows + n * B + b0, *gcr = g_cross_rows + n * B + b0;
+    const PixelStats st = pixel_stats(stats, N, B, n * B + b0);
     for (int64_t l = 0; l < kBlock; l += kLanes) store(dot + l, Vec{});
     for (int64_t a = 0; a < A; ++a) {
       const int64_t offset = base + a * B;
       const float gsc = g_sq_cols[a], gcc = g_cross_cols[a];
       for (int64_t l = 0; l < len; l += kLanes) {
         const int64_t k = std::min(kLanes, len - l);
-        const Vec pv = load(p + offset + l, k);
-        const Vec g = 2.0f * pv * (load(gsr + l, k) + gsc) +
-                      load(q + offset + l, k) * (load(gcr + l, k) + gcc);
+        const Vec pv = exp_nonpositive((load(student + offset + l, k) - load(st.max_s + l, k)) *
+                                       scale) * load(st.inv_s + l, k);
+        const Vec qv = exp_nonpositive((load(teacher + offset + l, k) - load(st.max_t + l, k)) *
+                                       scale) * load(st.inv_t + l, k);
+        const Vec g = 2.0f * pv * (load(gsr + l, k) + gsc) + qv * (load(gcr + l, k) + gcc);
         store(grad + offset + l, g, k);
+        store(probs.data() + a * kBlock + l, pv);
         store(dot + l, load(dot + l) + pv * g);
       }
     }
@@ -257,7 +292,8 @@ void backward_classes_first_blocks(const float* p, const float* q, const float* 
       for (int64_t l = 0; l < len; l += kLanes) {
         const int64_t k = std::min(kLanes, len - l);
         const Vec g = load(grad + offset + l, k);
-        store(grad + offset + l, scale * load(p + offset + l, k) * (g - load(dot + l)), k);
+        store(grad + offset + l, scale * load(probs.data() + a * kBlock + l) * (g - load(dot + l)),
+              k);
       }
     }
   }
@@ -377,10 +413,10 @@ std::vector<Tensor> softmax_sums_classes_last(const Tensor& logits,
   Sums out{p.data_ptr<float>(), sq_rows.data_ptr<float>(),
            with_teacher ? cross_rows.data_ptr<float>() : nullptr};
   const float s = static_cast<float>(scale);
-  at::parallel_for(0, N * A, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, N * A, grain_for(B), [&](int64_t begin, int64_t end) {
     forward_classes_last_rows(x, q, out, B, s, begin, end);
   });
-  at::parallel_for(0, B, 1024, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, B, std::max<int64_t>(64, grain_for(N * A)), [&](int64_t begin, int64_t end) {
     column_sums_classes_last(out.p, q, sq_cols.data_ptr<float>(), cross_cols_ptr, N * A, B, begin,
                              end);
   });
@@ -388,24 +424,26 @@ std::vector<Tensor> softmax_sums_classes_last(const Tensor& logits,
   return {p, sq_rows, sq_cols};
 }
 
-// Gradient w.r.t. the logits from the student and teacher probabilities and
-// the gradients of the four sums.
-Tensor sums_backward(const Tensor& probs, const Tensor& teacher_probs, const Tensor& grad_sq_rows,
+// Gradient w.r.t. the logits from the gradients of the four sums and the
+// forward's values: class_dim 1: student and teacher logits and their pixel
+// stats; class_dim 2: student and teacher probabilities.
+Tensor sums_backward(const std::vector<Tensor>& values, const Tensor& grad_sq_rows,
                      const Tensor& grad_cross_rows, const Tensor& grad_sq_cols,
                      const Tensor& grad_cross_cols, int64_t class_dim, double scale) {
-  Tensor grad = at::empty_like(probs);
-  const int64_t N = probs.size(0), A = probs.size(1), B = probs.size(2);
+  Tensor grad = at::empty_like(values[0]);
+  const int64_t N = grad.size(0), A = grad.size(1), B = grad.size(2);
   const float s = static_cast<float>(scale);
-  const float *p = probs.data_ptr<float>(), *q = teacher_probs.data_ptr<float>();
+  const float *p = values[0].data_ptr<float>(), *q = values[1].data_ptr<float>();
   const float *gsr = grad_sq_rows.data_ptr<float>(), *gcr = grad_cross_rows.data_ptr<float>();
   const float *gsc = grad_sq_cols.data_ptr<float>(), *gcc = grad_cross_cols.data_ptr<float>();
   float* g = grad.data_ptr<float>();
   if (class_dim == 1) {
-    at::parallel_for(0, N * ((B + kBlock - 1) / kBlock), 1, [&](int64_t begin, int64_t end) {
-      backward_classes_first_blocks(p, q, gsr, gcr, gsc, gcc, g, A, B, s, begin, end);
+    const float* stats = values[2].data_ptr<float>();
+    at::parallel_for(0, N * ((B + kBlock - 1) / kBlock), grain_for(A * kBlock), [&](int64_t begin, int64_t end) {
+      backward_classes_first_blocks(p, q, stats, gsr, gcr, gsc, gcc, g, N, A, B, s, begin, end);
     });
   } else {
-    at::parallel_for(0, N * A, 1, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, N * A, grain_for(B), [&](int64_t begin, int64_t end) {
       backward_classes_last_rows(p, q, gsr, gcr, gsc, gcc, g, B, s, begin, end);
     });
   }
@@ -448,7 +486,7 @@ bool cs_means(const Tensor& sq, const Tensor& teacher_sq, const Tensor& cross, d
   const int64_t count = sq.numel(), chunks = (count + kChunk - 1) / kChunk;
   std::vector<double> partial(chunks, 0.0);
   std::vector<char> safe(chunks, 1);
-  at::parallel_for(0, chunks, 4, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, chunks, grain_for(kChunk), [&](int64_t begin, int64_t end) {
     cs_log_ratios(sq.data_ptr<float>(), teacher_sq.data_ptr<float>(), cross.data_ptr<float>(),
                   count, static_cast<float>(safe_sum), begin, end, partial.data(), safe.data());
   });
@@ -467,7 +505,8 @@ bool cs_means(const Tensor& sq, const Tensor& teacher_sq, const Tensor& cross, d
 // softmax(student * scale) and softmax(teacher * scale) along class_dim.
 // Returns (inter, intra, ok, tensors for the backward), inter and intra as
 // 0-dim tensors; ok is false if a sum is below safe_sum or not finite. The
-// backward gets [p, q, sq_rows, cross_rows, sq_cols, cross_cols].
+// backward gets [sq_rows, cross_rows, sq_cols, cross_cols, values...] with the
+// values of sums_backward.
 std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
     const Tensor& student_logits, const Tensor& teacher_logits, int64_t class_dim, double scale,
     double safe_sum) {
@@ -477,25 +516,27 @@ std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
   TORCH_CHECK(scale > 0, "cs_terms_forward: scale must be > 0");
   TORCH_CHECK(student_logits.sizes() == teacher_logits.sizes(),
               "cs_terms_forward: student and teacher logits differ in shape");
-  // p, q, student sq / cross / teacher sq per row, then per column
-  Tensor p, q, sq_rows, cross_rows, teacher_rows, sq_cols, cross_cols, teacher_cols;
+  // student sq / cross / teacher sq per row, then per column
+  Tensor sq_rows, cross_rows, teacher_rows, sq_cols, cross_cols, teacher_cols;
+  std::vector<Tensor> values;  // what sums_backward needs besides the sums
   if (class_dim == 1) {
     const int64_t N = student_logits.size(0), A = student_logits.size(1);
     const int64_t B = student_logits.size(2);
     const auto options = student_logits.options();
-    p = at::empty_like(student_logits);
-    q = at::empty_like(teacher_logits);
+    Tensor stats = at::empty({4, N, B}, options);  // see pixel_stats
+    values = {student_logits, teacher_logits, stats};
     sq_rows = at::empty({N, 1, B}, options);
     cross_rows = at::empty({N, 1, B}, options);
     teacher_rows = at::empty({N, 1, B}, options);
     const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
     std::vector<double> partial(num_blocks * 3 * A);
     const float s = static_cast<float>(scale);
-    at::parallel_for(0, num_blocks, 1, [&](int64_t begin, int64_t end) {
-      pair_forward_classes_first(student_logits.data_ptr<float>(), teacher_logits.data_ptr<float>(),
-                                 p.data_ptr<float>(), q.data_ptr<float>(), sq_rows.data_ptr<float>(), cross_rows.data_ptr<float>(),
-                                 teacher_rows.data_ptr<float>(), partial.data(), A, B, s, begin,
-                                 end);
+    at::parallel_for(0, num_blocks, grain_for(A * kBlock), [&](int64_t begin, int64_t end) {
+      pair_forward_classes_first(student_logits.data_ptr<float>(),
+                                 teacher_logits.data_ptr<float>(), stats.data_ptr<float>(),
+                                 sq_rows.data_ptr<float>(), cross_rows.data_ptr<float>(),
+                                 teacher_rows.data_ptr<float>(), partial.data(), N, A, B, s,
+                                 begin, end);
     });
     Tensor cols = at::empty({3, 1, A, 1}, options);  // sq, cross, teacher sq
     float* col = cols.data_ptr<float>();
@@ -510,7 +551,7 @@ std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
   } else {
     const auto teacher = softmax_sums_classes_last(teacher_logits, c10::nullopt, scale);
     const auto student = softmax_sums_classes_last(student_logits, teacher[0], scale);
-    p = student[0], q = teacher[0];
+    values = {student[0], teacher[0]};
     sq_rows = student[1], sq_cols = student[2], cross_rows = student[3], cross_cols = student[4];
     teacher_rows = teacher[1], teacher_cols = teacher[2];
   }
@@ -521,22 +562,24 @@ std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
   Tensor intra_term = at::empty({}, student_logits.options());
   inter_term.data_ptr<float>()[0] = static_cast<float>(inter);
   intra_term.data_ptr<float>()[0] = static_cast<float>(intra);
-  return {inter_term, intra_term, ok, {p, q, sq_rows, cross_rows, sq_cols, cross_cols}};
+  std::vector<Tensor> saved = {sq_rows, cross_rows, sq_cols, cross_cols};
+  saved.insert(saved.end(), values.begin(), values.end());
+  return {inter_term, intra_term, ok, saved};
 }
 
 // Gradient of grad_inter * inter + grad_intra * intra w.r.t. the student
 // logits, from the tensors saved by cs_terms_forward.
-Tensor cs_terms_backward(const Tensor& probs, const Tensor& teacher_probs, const Tensor& sq_rows,
-                         const Tensor& cross_rows, const Tensor& sq_cols,
-                         const Tensor& cross_cols, double grad_inter, double grad_intra,
+Tensor cs_terms_backward(const std::vector<Tensor>& saved, double grad_inter, double grad_intra,
                          int64_t class_dim, double scale) {
+  TORCH_CHECK(saved.size() == (class_dim == 1 ? 7u : 6u),
+              "cs_terms_backward: saved does not come from cs_terms_forward");
   // d/d sq = 0.5 / (count * sq), d/d cross = -1 / (count * cross)
   auto sum_grads = [](const Tensor& sq, const Tensor& cross, double grad_mean) {
     Tensor g_sq = at::empty_like(sq), g_cross = at::empty_like(cross);
     const float *a = sq.data_ptr<float>(), *c = cross.data_ptr<float>();
     float *ga = g_sq.data_ptr<float>(), *gc = g_cross.data_ptr<float>();
     const double factor = grad_mean / sq.numel();
-    at::parallel_for(0, sq.numel(), kChunk, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, sq.numel(), kParallelWork, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         ga[i] = static_cast<float>(0.5 * factor / a[i]);
         gc[i] = static_cast<float>(-factor / c[i]);
@@ -544,10 +587,11 @@ Tensor cs_terms_backward(const Tensor& probs, const Tensor& teacher_probs, const
     });
     return std::make_pair(g_sq, g_cross);
   };
-  const auto rows = sum_grads(sq_rows, cross_rows, grad_inter);
-  const auto cols = sum_grads(sq_cols, cross_cols, grad_intra);
-  return sums_backward(probs, teacher_probs, rows.first, rows.second, cols.first, cols.second,
-                       class_dim, scale);
+  const auto rows = sum_grads(saved[0], saved[1], grad_inter);
+  const auto cols = sum_grads(saved[2], saved[3], grad_intra);
+  const std::vector<Tensor> values(saved.begin() + 4, saved.end());
+  return sums_backward(values, rows.first, rows.second, cols.first, cols.second, class_dim,
+                       scale);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -556,7 +600,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("student_logits"), py::arg("teacher_logits"), py::arg("class_dim"),
         py::arg("scale"), py::arg("safe_sum"));
   m.def("cs_terms_backward", &cs_terms_backward, "gradient of the CS terms w.r.t. the student",
-        py::arg("probs"), py::arg("teacher_probs"), py::arg("sq_rows"), py::arg("cross_rows"),
-        py::arg("sq_cols"), py::arg("cross_cols"), py::arg("grad_inter"), py::arg("grad_intra"),
-        py::arg("class_dim"), py::arg("scale"));
+        py::arg("saved"), py::arg("grad_inter"), py::arg("grad_intra"), py::arg("class_dim"),
+        py::arg("scale"));
 }
