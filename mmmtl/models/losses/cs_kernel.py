@@ -2,7 +2,9 @@
 
 It is built by ``pip install --no-build-isolation -e .`` (see ``setup.py``)
 and used for float32 CPU tensors: one call computes both softmaxes, the CS
-sums and the two mean divergences, one call their gradient. CUDA, float64
+sums and the two mean divergences, one call their gradient. In the channel
+layout the forward keeps no probabilities, only each pixel's softmax max and
+1 / sum; the backward recomputes them from the logits. CUDA, float64
 and installs without the kernel take the PyTorch path of
 :func:`fused_cs_divergence`, which computes the same values. Set
 ``MMMTL_CS_KERNEL=0`` to use the PyTorch path everywhere (e.g. to compare).
