@@ -159,8 +159,8 @@ struct Sums {  // outputs of the class_dim-2 forward; cross_rows is null without
 // page is visited once per pass; the block's exponentials stay in a per-thread
 // buffer (L2). No probabilities are written: the forward keeps each pixel's
 // softmax max and 1 / sum (stats), and the backward recomputes p and q from
-// the logits with the same arithmetic (bit-identical). This saves writing,
-// and allocating, two tensors of the logits' size per loss.
+// the logits with the same arithmetic. This saves writing, and allocating,
+// two tensors of the logits' size per loss.
 
 // Unnormalised exp((x - max) * scale) of one block into buffer[a][kBlock],
 // the max over the classes per pixel into max and 1 / (sum over the classes)
@@ -433,18 +433,21 @@ Tensor sums_backward(const std::vector<Tensor>& values, const Tensor& grad_sq_ro
   Tensor grad = at::empty_like(values[0]);
   const int64_t N = grad.size(0), A = grad.size(1), B = grad.size(2);
   const float s = static_cast<float>(scale);
-  const float *p = values[0].data_ptr<float>(), *q = values[1].data_ptr<float>();
+  // class_dim 1: logits; class_dim 2: probabilities
+  const float *student = values[0].data_ptr<float>(), *teacher = values[1].data_ptr<float>();
   const float *gsr = grad_sq_rows.data_ptr<float>(), *gcr = grad_cross_rows.data_ptr<float>();
   const float *gsc = grad_sq_cols.data_ptr<float>(), *gcc = grad_cross_cols.data_ptr<float>();
   float* g = grad.data_ptr<float>();
   if (class_dim == 1) {
     const float* stats = values[2].data_ptr<float>();
-    at::parallel_for(0, N * ((B + kBlock - 1) / kBlock), grain_for(A * kBlock), [&](int64_t begin, int64_t end) {
-      backward_classes_first_blocks(p, q, stats, gsr, gcr, gsc, gcc, g, N, A, B, s, begin, end);
+    const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
+    at::parallel_for(0, num_blocks, grain_for(A * kBlock), [&](int64_t begin, int64_t end) {
+      backward_classes_first_blocks(student, teacher, stats, gsr, gcr, gsc, gcc, g, N, A, B, s,
+                                    begin, end);
     });
   } else {
     at::parallel_for(0, N * A, grain_for(B), [&](int64_t begin, int64_t end) {
-      backward_classes_last_rows(p, q, gsr, gcr, gsc, gcc, g, B, s, begin, end);
+      backward_classes_last_rows(student, teacher, gsr, gcr, gsc, gcc, g, B, s, begin, end);
     });
   }
   return grad;
