@@ -10,8 +10,8 @@ In one process and on the same batch, times (median over ``--iters``):
 - ``distill_loss``: the distillation losses alone (forward + backward on the
   student's logits), reported as a share of ``kd_step``. As in the step, the
   losses get logits that the two networks have just computed (untimed, right
-  before): logits left over from an earlier iteration would be out of cache
-  and time memory traffic that the step does not have.
+  before), so they run in the state the forwards leave behind (caches, thread
+  pool, allocator) rather than after an unrelated phase.
 
 It prints ``ratio = kd_step / (student_step + teacher_forward)`` (target
 <= 1.10) and the peak memory of each phase (CUDA: peak allocated; CPU: peak
