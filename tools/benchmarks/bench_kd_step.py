@@ -18,6 +18,11 @@ It prints ``ratio = kd_step / (student_step + teacher_forward)`` (target
 resident-set increase over the phase, sampled every millisecond after
 returning freed heap memory to the OS with ``malloc_trim``).
 
+With ``--in-step-iters K`` it also times the distillation losses inside K
+further ``kd_step`` runs: hooks around each loss module's forward and around
+the autograd nodes between its terms and the student logits (its backward).
+The hooks' own cost is counted in, so this share errs high.
+
 Times are taken in steady state, as in training: after ``--warmup``
 iterations, phases interleaved, nothing else running. Memory is measured in
 separate runs of each phase afterwards (``--memory-iters``), because the
@@ -61,6 +66,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
     parser.add_argument('--memory-iters', type=int, default=3,
                         help='runs of each phase for the peak memory (after the timing)')
+    parser.add_argument('--in-step-iters', type=int, default=0,
+                        help='kd_step runs that time the losses inside the step (0: off)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--allow-untrained-teacher', action='store_true',
@@ -151,6 +158,54 @@ def timed(fn: Callable[[], None], device: torch.device, times: List[float]) -> N
     times.append(time.perf_counter() - start)
 
 
+def loss_nodes(terms: Dict[str, torch.Tensor], stop) -> List:
+    """Autograd nodes from the loss terms back to (not including) ``stop``."""
+    nodes, seen = [], set()
+    stack = [term.grad_fn for term in terms.values() if term.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node is None or node is stop or node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        stack.extend(parent for parent, _ in node.next_functions)
+    return nodes
+
+
+def time_losses_in_step(distiller: torch.nn.Module, kd_step: Callable[[], None],
+                        iters: int) -> List[Tuple[float, float, float]]:
+    """(kd_step, losses' forward, losses' backward) seconds of ``iters`` steps."""
+    spent = dict(forward=0., backward=0.)
+    started: Dict[int, float] = {}
+
+    def before_forward(module, args) -> None:
+        started[id(module)] = time.perf_counter()
+
+    def after_forward(module, args, terms) -> None:
+        spent['forward'] += time.perf_counter() - started[id(module)]
+        for node in loss_nodes(terms, args[0].grad_fn):
+            node.register_prehook(
+                lambda grads, key=id(node): started.__setitem__(key, time.perf_counter()))
+            node.register_hook(lambda grads_in, grads_out, key=id(node): spent.__setitem__(
+                'backward', spent['backward'] + time.perf_counter() - started[key]))
+
+    handles = []
+    for loss in distiller.distill_losses.values():
+        handles += [loss.register_forward_pre_hook(before_forward),
+                    loss.register_forward_hook(after_forward)]
+    results = []
+    try:
+        for _ in range(iters):
+            spent.update(forward=0., backward=0.)
+            start = time.perf_counter()
+            kd_step()
+            results.append((time.perf_counter() - start, spent['forward'], spent['backward']))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return results
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -237,6 +292,14 @@ def main() -> None:
     share = median['distill_loss'] / median['kd_step']
     print(f'ratio kd_step / (student_step + teacher_forward): {ratio:.3f} (target <= 1.10)')
     print(f'distill loss share of kd_step: {100 * share:.2f}% (target < 3%)')
+    if args.in_step_iters:
+        steps = time_losses_in_step(distiller, kd_step, args.in_step_iters)
+        forward = statistics.median(step[1] for step in steps)
+        backward = statistics.median(step[2] for step in steps)
+        in_step = statistics.median((step[1] + step[2]) / step[0] for step in steps)
+        print(f'distill loss inside kd_step ({len(steps)} steps, hooks): forward '
+              f'{forward * 1e3:.1f} ms + backward {backward * 1e3:.1f} ms = '
+              f'{100 * in_step:.2f}% of the step (median)')
     print(f'student params: {sum(p.numel() for p in distiller.student.parameters()) / 1e6:.2f} '
           f'M, teacher params: '
           f'{sum(p.numel() for p in distiller.teacher.parameters()) / 1e6:.2f} M, '
