@@ -182,12 +182,13 @@ def time_losses_in_step(distiller: torch.nn.Module, kd_step: Callable[[], None],
         started[id(module)] = time.perf_counter()
 
     def after_forward(module, args, terms) -> None:
-        spent['forward'] += time.perf_counter() - started[id(module)]
         for node in loss_nodes(terms, args[0].grad_fn):
             node.register_prehook(
                 lambda grads, key=id(node): started.__setitem__(key, time.perf_counter()))
             node.register_hook(lambda grads_in, grads_out, key=id(node): spent.__setitem__(
                 'backward', spent['backward'] + time.perf_counter() - started[key]))
+        # after the hooks are in place, so that their cost counts as the loss's
+        spent['forward'] += time.perf_counter() - started[id(module)]
 
     handles = []
     for loss in distiller.distill_losses.values():
