@@ -7,7 +7,8 @@ from torch import Tensor
 from mmmtl.registry import MODELS
 
 from . import cs_kernel
-from .distill_utils import BaseLogitDistillLoss, LogProbs, check_binary, match_teacher_size, upcast
+from .distill_utils import (BaseLogitDistillLoss, LogProbs, check_binary, float32_context,
+                            match_teacher_size, upcast)
 
 Dims = Union[int, Tuple[int, ...]]
 
@@ -81,7 +82,7 @@ class _CSSums(torch.autograd.Function):
 
 
 def fused_cs_divergence(student_logits: Tensor, teacher_logits: Tensor, class_dim: int,
-                        tau: float) -> Optional[Tuple[Tensor, Tensor]]:
+                        tau: float, zero_class: bool = False) -> Optional[Tuple[Tensor, Tensor]]:
     """Mean CS divergence of the rows and of the columns, from logits.
 
     Args:
@@ -89,6 +90,8 @@ def fused_cs_divergence(student_logits: Tensor, teacher_logits: Tensor, class_di
             distributions ``softmax(logits / tau)`` along ``class_dim``.
         class_dim: 1 or 2.
         tau: Temperature.
+        zero_class: With ``class_dim=1``, one more class of logit 0 (the
+            ``binary`` mode's ``[sigmoid(x), 1 - sigmoid(x)]``).
 
     Returns:
         ``(mean over rows, mean over columns)``, or None if a sum underflows
@@ -98,7 +101,10 @@ def fused_cs_divergence(student_logits: Tensor, teacher_logits: Tensor, class_di
     """
     if cs_kernel.use_kernel(student_logits, teacher_logits):
         return cs_kernel.cs_terms(student_logits, teacher_logits.detach(), class_dim, tau,
-                                  _SAFE_SUM)
+                                  _SAFE_SUM, zero_class)
+    if zero_class:  # [x, 0] along the classes
+        student_logits = F.pad(student_logits, (0, 0, 0, 1))
+        teacher_logits = F.pad(teacher_logits, (0, 0, 0, 1))
     with torch.no_grad():
         q = _softmax(teacher_logits, class_dim, 1 / tau)
         q_sq = q * q
@@ -161,7 +167,7 @@ class CSDivergenceLoss(BaseLogitDistillLoss):
         inputs and underflowing sums take the log-space path of the base class.
         """
         if valid_mask is None:
-            with torch.autocast(device_type=student_logits.device.type, enabled=False):
+            with float32_context(student_logits.device.type):
                 terms = self._fused_terms(student_logits, teacher_logits)
             if terms is not None:
                 return terms
@@ -177,9 +183,8 @@ class CSDivergenceLoss(BaseLogitDistillLoss):
         class_dim = 2 if self.mode == 'spatial' else 1
         if self.mode == 'binary':  # [sigmoid(x), 1 - sigmoid(x)] = softmax([x, 0])
             check_binary(channels)
-            student = F.pad(student, (0, 0, 0, 1))  # (N, 2, H*W): [x, 0]
-            teacher = F.pad(teacher, (0, 0, 0, 1))
-        means = fused_cs_divergence(student, teacher, class_dim, self.tau)
+        means = fused_cs_divergence(student, teacher, class_dim, self.tau,
+                                    zero_class=self.mode == 'binary')
         if means is None:
             return None
         terms = {}

@@ -4,13 +4,15 @@ It is built by ``pip install --no-build-isolation -e .`` (see ``setup.py``)
 and used for float32 CPU tensors: one call computes both softmaxes, the CS
 sums and the two mean divergences, one call their gradient. In the channel
 layout the forward keeps no probabilities, only each pixel's softmax max and
-1 / sum; the backward recomputes them from the logits. CUDA, float64
+1 / sum; the backward recomputes them from the logits. The channel layout's
+workers exist for several instruction sets (AVX-512, AVX2, baseline on
+x86-64); the best one the CPU runs is used (:func:`isa`). CUDA, float64
 and installs without the kernel take the PyTorch path of
 :func:`fused_cs_divergence`, which computes the same values. Set
 ``MMMTL_CS_KERNEL=0`` to use the PyTorch path everywhere (e.g. to compare).
 """
 import os
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -37,31 +39,50 @@ def use_kernel(*tensors: Tensor) -> bool:
         t.device.type == 'cpu' and t.dtype == torch.float32 for t in tensors)
 
 
+def isa() -> Optional[str]:
+    """Instruction set of the channel layout's workers (``'avx512'``,
+    ``'avx2'``, ``'baseline'``), None without the kernel."""
+    return _kernel.isa() if _kernel is not None else None
+
+
+def available_isas() -> List[str]:
+    """Instruction sets this CPU runs, best first (empty without the kernel)."""
+    return list(_kernel.available_isas()) if _kernel is not None else []
+
+
+def use_isa(name: str) -> str:
+    """Use the workers of ``name`` (one of :func:`available_isas`); returns
+    the previous one. For tests and comparisons: the best is the default."""
+    if _kernel is None:
+        raise RuntimeError('cs_kernel.use_isa: the CS kernel is not built.')
+    return _kernel.use_isa(name)
+
+
 class _CSTerms(torch.autograd.Function):
-    """``inter, intra`` of (N, A, B) student and teacher logits; gradient to the student."""
+    """``inter, intra, ok`` of (N, A, B) student and teacher logits; gradient to
+    the student. ``ok`` (a bool) is False if a sum underflowed."""
 
     @staticmethod
     def forward(ctx, student: Tensor, teacher: Tensor, class_dim: int, tau: float,
-                safe_sum: float) -> Tuple[Tensor, Tensor, Tensor]:
+                safe_sum: float, zero_class: bool) -> Tuple[Tensor, Tensor, bool]:
         inter, intra, ok, saved = _kernel.cs_terms_forward(
-            student.contiguous(), teacher.contiguous(), class_dim, 1 / tau, safe_sum)
+            student.contiguous(), teacher.contiguous(), class_dim, 1 / tau, safe_sum, zero_class)
         ctx.save_for_backward(*saved)
-        ctx.class_dim, ctx.tau = class_dim, tau
-        ok = torch.tensor(ok)
-        ctx.mark_non_differentiable(ok)
+        ctx.class_dim, ctx.tau, ctx.zero_class = class_dim, tau, zero_class
         return inter, intra, ok
 
     @staticmethod
     def backward(ctx, grad_inter: Optional[Tensor], grad_intra: Optional[Tensor],
-                 grad_ok: Optional[Tensor]) -> tuple:
+                 grad_ok: None) -> tuple:
         grad = _kernel.cs_terms_backward(
             list(ctx.saved_tensors), 0. if grad_inter is None else float(grad_inter),
-            0. if grad_intra is None else float(grad_intra), ctx.class_dim, 1 / ctx.tau)
-        return grad, None, None, None, None
+            0. if grad_intra is None else float(grad_intra), ctx.class_dim, 1 / ctx.tau,
+            ctx.zero_class)
+        return grad, None, None, None, None, None
 
 
 def cs_terms(student_logits: Tensor, teacher_logits: Tensor, class_dim: int, tau: float,
-             safe_sum: float) -> Optional[Tuple[Tensor, Tensor]]:
+             safe_sum: float, zero_class: bool = False) -> Optional[Tuple[Tensor, Tensor]]:
     """Mean CS divergence of the rows and of the columns (see :func:`fused_cs_divergence`).
 
     Args:
@@ -70,12 +91,15 @@ def cs_terms(student_logits: Tensor, teacher_logits: Tensor, class_dim: int, tau
         class_dim: 1 or 2, the dim of the softmax.
         tau: Temperature.
         safe_sum: Smallest sum trusted in float32.
+        zero_class: Append a class of logit 0 along dim 1 (``binary`` mode:
+            ``[sigmoid(x), 1 - sigmoid(x)]`` from (N, 1, B) logits).
 
     Returns:
         ``(inter, intra)`` scalars, or None if a sum is below ``safe_sum`` or
         not finite (the caller then computes in log space).
     """
-    inter, intra, ok = _CSTerms.apply(student_logits, teacher_logits, class_dim, tau, safe_sum)
-    if not bool(ok):
+    inter, intra, ok = _CSTerms.apply(student_logits, teacher_logits, class_dim, tau, safe_sum,
+                                      zero_class)
+    if not ok:
         return None
     return inter, intra

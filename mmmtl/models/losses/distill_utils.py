@@ -15,6 +15,7 @@ Pixels excluded by a validity mask are removed (``channel`` / ``binary``) or
 get log-probability ``-inf`` (``spatial``, whose rows are whole maps).
 """
 from abc import ABCMeta, abstractmethod
+from contextlib import nullcontext
 from typing import Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
@@ -68,6 +69,13 @@ def _flat_mask(valid_mask: Tensor, logits: Tensor) -> Tensor:
         valid_mask = F.interpolate(
             valid_mask[:, None].float(), size=logits.shape[2:], mode='nearest')[:, 0]
     return valid_mask.to(device=logits.device, dtype=torch.bool)
+
+
+def float32_context(device_type: str):
+    """Autocast switched off on ``device_type`` (a no-op context where it is off)."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return nullcontext()
 
 
 def upcast(tensor: Tensor) -> Tensor:
@@ -236,7 +244,7 @@ class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
             Named scalar terms, already multiplied by their weights.
         """
         # Computed in float32 whatever the autocast dtype of the logits.
-        with torch.autocast(device_type=student_logits.device.type, enabled=False):
+        with float32_context(student_logits.device.type):
             log_probs = log_prob_pair(
                 student_logits, teacher_logits, self.mode, self.tau, valid_mask)
             if log_probs.student.numel() == 0:  # every pixel masked: nothing to distil

@@ -161,3 +161,31 @@ def test_kernel_gives_no_gradient_to_the_teacher():
     teacher = logits((2, 3, 4, 5), 17).requires_grad_()
     sum(CSDivergenceLoss(mode='channel')(student, teacher).values()).backward()
     assert student.grad is not None and teacher.grad is None
+
+
+@needs_kernel
+@pytest.mark.parametrize('isa', cs_kernel.available_isas())
+@pytest.mark.parametrize('mode,shape', CASES[:3])
+def test_every_instruction_set_matches_float64_reference(isa, mode, shape):
+    """Each build of the channel layout's workers that this CPU runs (AVX-512,
+    AVX2, baseline) gives the reference values and gradient."""
+    student, teacher = logits(shape, 18), logits(shape, 19)
+    loss = CSDivergenceLoss(mode=mode, tau=1.5, inter_weight=0.6, intra_weight=1.4)
+    previous = cs_kernel.use_isa(isa)
+    try:
+        assert cs_kernel.isa() == isa
+        values, grad = kernel_run(loss, student, teacher)
+    finally:
+        cs_kernel.use_isa(previous)
+    expected_values, expected_grad = reference(loss, student, teacher)
+    for name, value in expected_values.items():
+        assert values[name] == pytest.approx(value, rel=2e-6, abs=5e-7), (isa, name)
+    torch.testing.assert_close(grad.double(), expected_grad, rtol=0,
+                               atol=2e-5 * expected_grad.abs().max().item())
+
+
+@needs_kernel
+def test_use_isa_rejects_an_unknown_instruction_set():
+    with pytest.raises(RuntimeError, match='sse9'):
+        cs_kernel.use_isa('sse9')
+    assert cs_kernel.isa() == cs_kernel.available_isas()[0]

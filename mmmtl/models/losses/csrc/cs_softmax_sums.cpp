@@ -9,10 +9,14 @@
 // gradients back to the student logits. The PyTorch path of
 // cs_divergence_loss.py computes the same in a dozen passes over memory.
 //
-// The arithmetic is written on 8-float vectors (GCC/Clang vector extensions);
-// on x86-64 GCC builds an AVX2/FMA clone and a baseline clone of every worker
-// and picks one at load time. Long sums are taken in double and column sums
-// are reduced in a fixed order, so results do not depend on the thread count.
+// The arithmetic is written on float vectors (GCC/Clang vector extensions) of
+// 8 lanes, and of 16 lanes in the channel layout's workers. On x86-64 with
+// GCC, those workers are built for AVX-512 (x86-64-v4, 16 lanes), AVX2
+// (x86-64-v3) and the baseline, and the best one the CPU runs is picked at
+// load time (`isa()` tells which; `use_isa()` switches, for tests); the other
+// workers get an AVX2 and a baseline clone. Long sums are taken in double and
+// column sums are reduced in a fixed order, so results do not depend on the
+// thread count.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -23,13 +27,16 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MMMTL_X86_VARIANTS 1
 #define MMMTL_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
+#define MMMTL_X86_VARIANTS 0
 #define MMMTL_TARGET_CLONES
 #endif
 #define MMMTL_INLINE __attribute__((always_inline)) inline
@@ -38,9 +45,21 @@ namespace {
 
 using at::Tensor;
 
-typedef float Vec __attribute__((vector_size(32)));
-typedef int32_t Mask __attribute__((vector_size(32)));
+template <int kWidth>
+struct Lanes {
+  typedef float Floats __attribute__((vector_size(4 * kWidth)));
+  typedef int32_t Ints __attribute__((vector_size(4 * kWidth)));
+};
+typedef Lanes<8>::Floats Vec;
+typedef Lanes<8>::Ints Mask;
+template <typename V>
+using MaskOf = decltype(V{} < V{});  // the int vector of V's lane count
+template <typename V>
+constexpr int64_t lanes_of() {
+  return sizeof(V) / sizeof(float);
+}
 constexpr int64_t kLanes = 8;
+constexpr int64_t kMaxLanes = 16;
 constexpr int64_t kBlock = 256;   // pixels per block when the classes are dim 1
 constexpr int64_t kChunk = 2048;  // float partial sums before adding to a double
 // Loops over fewer elements than this run on the calling thread: waking the
@@ -52,15 +71,22 @@ inline int64_t grain_for(int64_t work) {
   return std::max<int64_t>(1, kParallelWork / std::max<int64_t>(work, 1));
 }
 
-MMMTL_INLINE Vec splat(float value) { return Vec{} + value; }
+template <typename V = Vec>
+MMMTL_INLINE V splat(float value) {
+  return V{} + value;
+}
 
-MMMTL_INLINE Vec load(const float* src) {
-  Vec v;
+template <typename V = Vec>
+MMMTL_INLINE V load(const float* src) {
+  V v;
   std::memcpy(&v, src, sizeof(v));
   return v;
 }
 
-MMMTL_INLINE void store(float* dst, Vec v) { std::memcpy(dst, &v, sizeof(v)); }
+template <typename V>
+MMMTL_INLINE void store(float* dst, V v) {
+  std::memcpy(dst, &v, sizeof(v));
+}
 
 // Partial vectors at the end of a row, through memory: out of line, so that
 // the compiler cannot fold the full-vector copies above into a variable-size
@@ -70,54 +96,70 @@ __attribute__((noinline)) void copy_partial(float* dst, const float* src, int64_
   std::memcpy(dst, src, count * sizeof(float));
 }
 
-// `count` (1..8) floats from `src`; lanes past `count` hold `fill`.
-MMMTL_INLINE Vec load(const float* src, int64_t count, float fill = 0.0f) {
-  if (count == kLanes) return load(src);
-  alignas(32) float lanes[kLanes] = {fill, fill, fill, fill, fill, fill, fill, fill};
+// `count` (1..lanes) floats from `src`; lanes past `count` hold `fill`.
+template <typename V = Vec>
+MMMTL_INLINE V load(const float* src, int64_t count, float fill = 0.0f) {
+  if (count == lanes_of<V>()) return load<V>(src);
+  alignas(64) float lanes[kMaxLanes];
+  for (int64_t i = 0; i < kMaxLanes; ++i) lanes[i] = fill;
   copy_partial(lanes, src, count);
-  return load(lanes);
+  return load<V>(lanes);
 }
 
-MMMTL_INLINE void store(float* dst, Vec v, int64_t count) {
-  if (count == kLanes) {
+template <typename V>
+MMMTL_INLINE void store(float* dst, V v, int64_t count) {
+  if (count == lanes_of<V>()) {
     store(dst, v);
   } else {
-    alignas(32) float lanes[kLanes];
+    alignas(64) float lanes[kMaxLanes];
     store(lanes, v);
     copy_partial(dst, lanes, count);
   }
 }
 
 // Lanes < count: all ones; the others: 0.
-MMMTL_INLINE Mask first_lanes(int64_t count) {
-  const Mask lane = {0, 1, 2, 3, 4, 5, 6, 7};
+template <typename V = Vec>
+MMMTL_INLINE MaskOf<V> first_lanes(int64_t count) {
+  MaskOf<V> lane;
+  for (int i = 0; i < lanes_of<V>(); ++i) lane[i] = i;
   return lane < static_cast<int32_t>(count);
 }
 
-MMMTL_INLINE float lane_sum(Vec v) {
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+// Sum of the lanes, halves first (a fixed order for a given lane count).
+template <typename V>
+MMMTL_INLINE float lane_sum(V v) {
+  if constexpr (lanes_of<V>() == 8) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+  } else {
+    Vec low, high;
+    std::memcpy(&low, &v, sizeof(low));
+    std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof(low), sizeof(high));
+    return lane_sum(low + high);
+  }
 }
 
 // exp(z) for z <= 0: Taylor polynomial of degree 6 on |r| <= ln2/2 times 2^n
 // (relative error < 2e-7); 0 below the normal range. NaN gives NaN (through
 // the polynomial).
-MMMTL_INLINE Vec exp_nonpositive(Vec z) {
-  const Vec lowest = splat(-87.0f);
-  const Mask below = z < lowest;
-  const Vec zc = below ? lowest : z;
-  const Mask n = __builtin_convertvector(zc * 1.44269504088896341f - 0.5f, Mask);  // round
-  const Vec nf = __builtin_convertvector(n, Vec);
-  const Vec r = (zc - nf * 0.693145751953125f) - nf * 1.428606765330187e-06f;
-  Vec poly = splat(1.0f / 720);
+template <typename V>
+MMMTL_INLINE V exp_nonpositive(V z) {
+  using M = MaskOf<V>;
+  const V lowest = splat<V>(-87.0f);
+  const M below = z < lowest;
+  const V zc = below ? lowest : z;
+  const M n = __builtin_convertvector(zc * 1.44269504088896341f - 0.5f, M);  // round
+  const V nf = __builtin_convertvector(n, V);
+  const V r = (zc - nf * 0.693145751953125f) - nf * 1.428606765330187e-06f;
+  V poly = splat<V>(1.0f / 720);
   poly = poly * r + 1.0f / 120;
   poly = poly * r + 1.0f / 24;
   poly = poly * r + 1.0f / 6;
   poly = poly * r + 0.5f;
   poly = poly * r + 1.0f;
   poly = poly * r + 1.0f;
-  Mask bits = (n + 127) << 23;  // 2^n, n in [-126, 0]
-  bits = below ? Mask{} : bits;
-  return poly * (Vec)bits;
+  M bits = (n + 127) << 23;  // 2^n, n in [-126, 0]
+  bits = below ? M{} : bits;
+  return poly * (V)bits;
 }
 
 // log(x) = exponent * ln2 + log_mantissa for normal x > 0, with x = m 2^e,
@@ -154,39 +196,14 @@ struct Sums {  // outputs of the class_dim-2 forward; cross_rows is null without
 };
 
 // ------------------------------------------------------------- class_dim = 1
-// x[n][a][b]: A classes, B pixels, taken in blocks of kBlock pixels. Each pass
-// walks the classes (rows B apart) and, in each, the block's pixels, so every
-// page is visited once per pass; the block's exponentials stay in a per-thread
-// buffer (L2). No probabilities are written: the forward keeps each pixel's
-// softmax max and 1 / sum (stats), and the backward recomputes p and q from
-// the logits with the same arithmetic. This saves writing, and allocating,
-// two tensors of the logits' size per loss.
-
-// Unnormalised exp((x - max) * scale) of one block into buffer[a][kBlock],
-// the max over the classes per pixel into max and 1 / (sum over the classes)
-// into inv.
-MMMTL_INLINE void block_softmax(const float* x, float* buffer, float* max, float* inv, int64_t A,
-                                int64_t B, int64_t len, float scale) {
-  for (int64_t l = 0; l < kBlock; l += kLanes) {
-    store(max + l, splat(-std::numeric_limits<float>::infinity()));
-    store(inv + l, Vec{});
-  }
-  for (int64_t a = 0; a < A; ++a) {
-    for (int64_t l = 0; l < len; l += kLanes) {
-      const Vec v = load(x + a * B + l, std::min(kLanes, len - l)), m = load(max + l);
-      store(max + l, v > m ? v : m);
-    }
-  }
-  for (int64_t a = 0; a < A; ++a) {
-    for (int64_t l = 0; l < len; l += kLanes) {
-      const Vec e =
-          exp_nonpositive((load(x + a * B + l, std::min(kLanes, len - l)) - load(max + l)) * scale);
-      store(buffer + a * kBlock + l, e);
-      store(inv + l, load(inv + l) + e);
-    }
-  }
-  for (int64_t l = 0; l < kBlock; l += kLanes) store(inv + l, 1.0f / load(inv + l));
-}
+// x[n][a][b]: A classes, B pixels, taken in blocks of kBlock pixels (the unit
+// of the column partial sums, so that they do not depend on the threads) and,
+// in a block, one vector of pixels at a time: its max, sums and row sums stay
+// in registers, its exponentials in a small per-thread buffer (L1). No
+// probabilities are written: the forward keeps each pixel's softmax max and
+// 1 / sum (stats), and the backward recomputes p and q from the logits with
+// the same arithmetic. A partial vector at the end of a map is copied to a
+// scratch (classes W apart) and takes the same code.
 
 // Per-pixel softmax stats of (N, A, B) logits: max and 1 / sum of the student
 // and of the teacher, each (N, B), at stats + {0, 1, 2, 3} * N * B.
@@ -200,56 +217,110 @@ MMMTL_INLINE PixelStats pixel_stats(const float* stats, int64_t N, int64_t B, in
           stats + 3 * size + offset};
 }
 
-// Softmax stats and sums of blocks [begin, end): per pixel sum p^2, sum p*q,
-// sum q^2 (rows); per block and class the same over the block's pixels in
-// col_partial[block][3][A].
-MMMTL_TARGET_CLONES
-void pair_forward_classes_first(const float* student, const float* teacher, float* stats,
-                                float* sq_rows, float* cross_rows, float* teacher_sq_rows,
-                                double* col_partial, int64_t N, int64_t A, int64_t B, float scale,
-                                int64_t begin, int64_t end) {
-  const int64_t blocks_per_map = (B + kBlock - 1) / kBlock;
-  std::vector<float> buffers(2 * A * kBlock);
-  float *exp_s = buffers.data(), *exp_t = exp_s + A * kBlock;
-  alignas(32) float max_s[kBlock], inv_s[kBlock], max_t[kBlock], inv_t[kBlock];
-  alignas(32) float row_sq[kBlock], row_cross[kBlock], row_teacher[kBlock];
+struct ClassesFirstForward {
+  const float *student, *teacher;
+  float* stats;                                  // see pixel_stats
+  float *sq_rows, *cross_rows, *teacher_sq_rows;  // (N, 1, B)
+  double* col_partial;  // [block][3][A]: sum p^2, sum p*q, sum q^2 over the block's pixels
+  int64_t N, A, B;
+  float scale;
+};
+
+struct ClassesFirstBackward {
+  const float *student, *teacher, *stats;
+  const float *g_sq_rows, *g_cross_rows;  // (N, 1, B)
+  const float *g_sq_cols, *g_cross_cols;  // (A)
+  float* grad;
+  int64_t N, A, B;
+  float scale;
+};
+
+// Copies `count` < W pixels of A classes (`stride` apart) to scratch[a][W],
+// zero-filled.
+template <typename V>
+void gather_partial(const float* src, int64_t A, int64_t stride, int64_t count, float* scratch) {
+  for (int64_t a = 0; a < A; ++a) store(scratch + a * lanes_of<V>(), load<V>(src + a * stride, count));
+}
+
+// Pixels ahead whose cache lines are asked for while a vector is processed:
+// the A class rows of a block are A separate streams, more than the hardware
+// prefetcher follows.
+constexpr int64_t kPrefetchAhead = 256;
+
+MMMTL_INLINE void prefetch_ahead(const float* student, const float* teacher, bool within) {
+  if (within) {
+    __builtin_prefetch(student + kPrefetchAhead);
+    __builtin_prefetch(teacher + kPrefetchAhead);
+  }
+}
+
+template <typename V>
+MMMTL_INLINE void forward_classes_first_blocks(const ClassesFirstForward& f, int64_t begin,
+                                               int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  const int64_t A = f.A, B = f.B, blocks_per_map = (B + kBlock - 1) / kBlock;
+  // exp of the student and of the teacher, then the block's column sums
+  std::vector<float> buffers((2 * A + 3 * A) * W);
+  float *exp_s = buffers.data(), *exp_t = exp_s + A * W, *cols = exp_t + A * W;
+  std::vector<float> scratch(2 * A * W);  // a partial vector's logits
+  const float neg_inf = -std::numeric_limits<float>::infinity();
   for (int64_t block = begin; block < end; ++block) {
     const int64_t n = block / blocks_per_map, b0 = (block % blocks_per_map) * kBlock;
     const int64_t len = std::min(kBlock, B - b0), base = n * A * B + b0;
-    block_softmax(student + base, exp_s, max_s, inv_s, A, B, len, scale);
-    block_softmax(teacher + base, exp_t, max_t, inv_t, A, B, len, scale);
-    for (int64_t l = 0; l < kBlock; l += kLanes) {
-      store(row_sq + l, Vec{});
-      store(row_cross + l, Vec{});
-      store(row_teacher + l, Vec{});
-    }
-    double* part = col_partial + block * 3 * A;
-    for (int64_t a = 0; a < A; ++a) {
-      Vec col_sq = Vec{}, col_cross = Vec{}, col_teacher = Vec{};
-      for (int64_t l = 0; l < len; l += kLanes) {
-        const Mask keep = first_lanes(std::min(kLanes, len - l));
-        const Vec v = keep ? load(exp_s + a * kBlock + l) * load(inv_s + l) : Vec{};
-        const Vec w = keep ? load(exp_t + a * kBlock + l) * load(inv_t + l) : Vec{};
-        store(row_sq + l, load(row_sq + l) + v * v);
-        store(row_cross + l, load(row_cross + l) + v * w);
-        store(row_teacher + l, load(row_teacher + l) + w * w);
-        col_sq += v * v;
-        col_cross += v * w;
-        col_teacher += w * w;
+    std::fill(cols, cols + 3 * A * W, 0.0f);
+    for (int64_t l = 0; l < len; l += W) {
+      const int64_t count = std::min(W, len - l);
+      const float *xs = f.student + base + l, *xt = f.teacher + base + l;
+      int64_t stride = B;
+      if (count < W) {
+        gather_partial<V>(xs, A, B, count, scratch.data());
+        gather_partial<V>(xt, A, B, count, scratch.data() + A * W);
+        xs = scratch.data(), xt = scratch.data() + A * W, stride = W;
       }
-      part[a] = lane_sum(col_sq);
-      part[A + a] = lane_sum(col_cross);
-      part[2 * A + a] = lane_sum(col_teacher);
+      V max_s = splat<V>(neg_inf), max_t = max_s;
+      for (int64_t a = 0; a < A; ++a) {
+        prefetch_ahead(xs + a * stride, xt + a * stride, b0 + l + kPrefetchAhead < B);
+        const V s = load<V>(xs + a * stride), t = load<V>(xt + a * stride);
+        store(exp_s + a * W, s);  // the next pass reads them from here (L1)
+        store(exp_t + a * W, t);
+        max_s = s > max_s ? s : max_s;
+        max_t = t > max_t ? t : max_t;
+      }
+      V sum_s = V{}, sum_t = V{}, ss = V{}, st = V{}, tt = V{};
+      for (int64_t a = 0; a < A; ++a) {
+        const V es = exp_nonpositive((load<V>(exp_s + a * W) - max_s) * f.scale);
+        const V et = exp_nonpositive((load<V>(exp_t + a * W) - max_t) * f.scale);
+        store(exp_s + a * W, es);
+        store(exp_t + a * W, et);
+        sum_s += es, sum_t += et;
+        ss += es * es, st += es * et, tt += et * et;
+      }
+      V inv_s = 1.0f / sum_s, inv_t = 1.0f / sum_t;
+      const int64_t row = n * B + b0 + l;
+      store(f.sq_rows + row, ss * inv_s * inv_s, count);
+      store(f.cross_rows + row, st * inv_s * inv_t, count);
+      store(f.teacher_sq_rows + row, tt * inv_t * inv_t, count);
+      float* stats = f.stats + row;  // the layout of pixel_stats
+      for (const V& values : {max_s, inv_s, max_t, inv_t}) {
+        store(stats, values, count);
+        stats += f.N * B;
+      }
+      if (count < W) {  // padding lanes add nothing to the columns
+        const MaskOf<V> keep = first_lanes<V>(count);
+        inv_s = keep ? inv_s : V{};
+        inv_t = keep ? inv_t : V{};
+      }
+      for (int64_t a = 0; a < A; ++a) {
+        const V p = load<V>(exp_s + a * W) * inv_s, q = load<V>(exp_t + a * W) * inv_t;
+        float* col = cols + 3 * a * W;
+        store(col, load<V>(col) + p * p);
+        store(col + W, load<V>(col + W) + p * q);
+        store(col + 2 * W, load<V>(col + 2 * W) + q * q);
+      }
     }
-    const int64_t row = n * B + b0;
-    const size_t bytes = len * sizeof(float);
-    std::memcpy(sq_rows + row, row_sq, bytes);
-    std::memcpy(cross_rows + row, row_cross, bytes);
-    std::memcpy(teacher_sq_rows + row, row_teacher, bytes);
-    float* out = stats + row;  // the layout of pixel_stats
-    for (const float* values : {max_s, inv_s, max_t, inv_t}) {
-      std::memcpy(out, values, bytes);
-      out += N * B;
+    double* part = f.col_partial + block * 3 * A;
+    for (int64_t a = 0; a < A; ++a) {
+      for (int64_t i = 0; i < 3; ++i) part[i * A + a] = lane_sum(load<V>(cols + (3 * a + i) * W));
     }
   }
 }
@@ -257,46 +328,97 @@ void pair_forward_classes_first(const float* student, const float* teacher, floa
 // grad_x = scale * p * (g - sum_class p * g), with
 // g = 2 p (grad_sq_rows + grad_sq_cols) + q (grad_cross_rows + grad_cross_cols),
 // p and q recomputed from the logits and the forward's stats.
-MMMTL_TARGET_CLONES
-void backward_classes_first_blocks(const float* student, const float* teacher, const float* stats,
-                                   const float* g_sq_rows, const float* g_cross_rows,
-                                   const float* g_sq_cols, const float* g_cross_cols, float* grad,
-                                   int64_t N, int64_t A, int64_t B, float scale, int64_t begin,
-                                   int64_t end) {
-  const int64_t blocks_per_map = (B + kBlock - 1) / kBlock;
-  std::vector<float> probs(A * kBlock);  // the block's p, between the two passes
-  alignas(32) float dot[kBlock];
+template <typename V>
+MMMTL_INLINE void backward_classes_first_blocks(const ClassesFirstBackward& g, int64_t begin,
+                                                int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  const int64_t A = g.A, B = g.B, blocks_per_map = (B + kBlock - 1) / kBlock;
+  std::vector<float> buffers(2 * A * W);  // p * g and p of a vector of pixels
+  float *pg = buffers.data(), *probs = pg + A * W;
+  std::vector<float> scratch(3 * A * W);  // a partial vector's logits and gradient
   for (int64_t block = begin; block < end; ++block) {
     const int64_t n = block / blocks_per_map, b0 = (block % blocks_per_map) * kBlock;
     const int64_t len = std::min(kBlock, B - b0), base = n * A * B + b0;
-    const float *gsr = g_sq_rows + n * B + b0, *gcr = g_cross_rows + n * B + b0;
-    const PixelStats st = pixel_stats(stats, N, B, n * B + b0);
-    for (int64_t l = 0; l < kBlock; l += kLanes) store(dot + l, Vec{});
-    for (int64_t a = 0; a < A; ++a) {
-      const int64_t offset = base + a * B;
-      const float gsc = g_sq_cols[a], gcc = g_cross_cols[a];
-      for (int64_t l = 0; l < len; l += kLanes) {
-        const int64_t k = std::min(kLanes, len - l);
-        const Vec pv = exp_nonpositive((load(student + offset + l, k) - load(st.max_s + l, k)) *
-                                       scale) * load(st.inv_s + l, k);
-        const Vec qv = exp_nonpositive((load(teacher + offset + l, k) - load(st.max_t + l, k)) *
-                                       scale) * load(st.inv_t + l, k);
-        const Vec g = 2.0f * pv * (load(gsr + l, k) + gsc) + qv * (load(gcr + l, k) + gcc);
-        store(grad + offset + l, g, k);
-        store(probs.data() + a * kBlock + l, pv);
-        store(dot + l, load(dot + l) + pv * g);
+    for (int64_t l = 0; l < len; l += W) {
+      const int64_t count = std::min(W, len - l);
+      const float *xs = g.student + base + l, *xt = g.teacher + base + l;
+      float* out = g.grad + base + l;
+      int64_t stride = B;
+      if (count < W) {
+        gather_partial<V>(xs, A, B, count, scratch.data());
+        gather_partial<V>(xt, A, B, count, scratch.data() + A * W);
+        xs = scratch.data(), xt = scratch.data() + A * W, out = scratch.data() + 2 * A * W;
+        stride = W;
       }
-    }
-    for (int64_t a = 0; a < A; ++a) {
-      const int64_t offset = base + a * B;
-      for (int64_t l = 0; l < len; l += kLanes) {
-        const int64_t k = std::min(kLanes, len - l);
-        const Vec g = load(grad + offset + l, k);
-        store(grad + offset + l, scale * load(probs.data() + a * kBlock + l) * (g - load(dot + l)),
-              k);
+      const int64_t row = n * B + b0 + l;
+      const PixelStats st = pixel_stats(g.stats, g.N, B, row);
+      // padding lanes: inv 0, so p = q = 0 there
+      const V max_s = load<V>(st.max_s, count), inv_s = load<V>(st.inv_s, count);
+      const V max_t = load<V>(st.max_t, count), inv_t = load<V>(st.inv_t, count);
+      const V g_sq_row = load<V>(g.g_sq_rows + row, count);
+      const V g_cross_row = load<V>(g.g_cross_rows + row, count);
+      V dot = V{};
+      for (int64_t a = 0; a < A; ++a) {
+        prefetch_ahead(xs + a * stride, xt + a * stride, b0 + l + kPrefetchAhead < B);
+        const V p = exp_nonpositive((load<V>(xs + a * stride) - max_s) * g.scale) * inv_s;
+        const V q = exp_nonpositive((load<V>(xt + a * stride) - max_t) * g.scale) * inv_t;
+        const V d = 2.0f * p * (g_sq_row + g.g_sq_cols[a]) + q * (g_cross_row + g.g_cross_cols[a]);
+        const V u = p * d;
+        store(pg + a * W, u);
+        store(probs + a * W, p);
+        dot += u;
+      }
+      for (int64_t a = 0; a < A; ++a) {
+        store(out + a * stride, g.scale * (load<V>(pg + a * W) - load<V>(probs + a * W) * dot));
+      }
+      if (count < W) {
+        for (int64_t a = 0; a < A; ++a) copy_partial(g.grad + base + l + a * B, out + a * W, count);
       }
     }
   }
+}
+
+// One entry point per worker and instruction set; `Kernels` holds the chosen ones.
+#define MMMTL_WORKER_VARIANT(name, Args, attributes, suffix, V)      \
+  attributes void name##_##suffix(const Args& args, int64_t begin, int64_t end) { \
+    name<V>(args, begin, end);                                          \
+  }
+#if MMMTL_X86_VARIANTS
+#define MMMTL_WORKER(name, Args)                                                          \
+  MMMTL_WORKER_VARIANT(name, Args, __attribute__((target("arch=x86-64-v4"))), avx512,    \
+                       Lanes<16>::Floats)                                                 \
+  MMMTL_WORKER_VARIANT(name, Args, __attribute__((target("arch=x86-64-v3"))), avx2, Vec) \
+  MMMTL_WORKER_VARIANT(name, Args, , baseline, Vec)
+#else
+#define MMMTL_WORKER(name, Args) MMMTL_WORKER_VARIANT(name, Args, , baseline, Vec)
+#endif
+MMMTL_WORKER(forward_classes_first_blocks, ClassesFirstForward)
+MMMTL_WORKER(backward_classes_first_blocks, ClassesFirstBackward)
+
+struct Kernels {
+  const char* isa;
+  void (*forward_classes_first)(const ClassesFirstForward&, int64_t, int64_t);
+  void (*backward_classes_first)(const ClassesFirstBackward&, int64_t, int64_t);
+};
+
+#define MMMTL_KERNELS(suffix) \
+  Kernels { #suffix, forward_classes_first_blocks_##suffix, backward_classes_first_blocks_##suffix }
+
+// The variants this CPU runs, best first.
+std::vector<Kernels> supported_kernels() {
+  std::vector<Kernels> kernels;
+#if MMMTL_X86_VARIANTS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) kernels.push_back(MMMTL_KERNELS(avx512));
+  if (__builtin_cpu_supports("x86-64-v3")) kernels.push_back(MMMTL_KERNELS(avx2));
+#endif
+  kernels.push_back(MMMTL_KERNELS(baseline));
+  return kernels;
+}
+
+Kernels& active_kernels() {
+  static Kernels kernels = supported_kernels().front();
+  return kernels;
 }
 
 // ------------------------------------------------------------- class_dim = 2
@@ -439,12 +561,12 @@ Tensor sums_backward(const std::vector<Tensor>& values, const Tensor& grad_sq_ro
   const float *gsc = grad_sq_cols.data_ptr<float>(), *gcc = grad_cross_cols.data_ptr<float>();
   float* g = grad.data_ptr<float>();
   if (class_dim == 1) {
-    const float* stats = values[2].data_ptr<float>();
+    const ClassesFirstBackward args{student, teacher, values[2].data_ptr<float>(), gsr, gcr, gsc,
+                                    gcc, g, N, A, B, s};
+    const auto worker = active_kernels().backward_classes_first;
     const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
-    at::parallel_for(0, num_blocks, grain_for(A * kBlock), [&](int64_t begin, int64_t end) {
-      backward_classes_first_blocks(student, teacher, stats, gsr, gcr, gsc, gcc, g, N, A, B, s,
-                                    begin, end);
-    });
+    at::parallel_for(0, num_blocks, grain_for(A * kBlock),
+                     [&](int64_t begin, int64_t end) { worker(args, begin, end); });
   } else {
     at::parallel_for(0, N * A, grain_for(B), [&](int64_t begin, int64_t end) {
       backward_classes_last_rows(student, teacher, gsr, gcr, gsc, gcc, g, B, s, begin, end);
@@ -505,17 +627,24 @@ bool cs_means(const Tensor& sq, const Tensor& teacher_sq, const Tensor& cross, d
 }  // namespace
 
 // Mean CS divergence of the rows (inter) and of the columns (intra) of
-// softmax(student * scale) and softmax(teacher * scale) along class_dim.
+// softmax(student * scale) and softmax(teacher * scale) along class_dim; with
+// zero_class, of the logits with one more class of logit 0 (binary mode).
 // Returns (inter, intra, ok, tensors for the backward), inter and intra as
 // 0-dim tensors; ok is false if a sum is below safe_sum or not finite. The
 // backward gets [sq_rows, cross_rows, sq_cols, cross_cols, values...] with the
 // values of sums_backward.
 std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
-    const Tensor& student_logits, const Tensor& teacher_logits, int64_t class_dim, double scale,
-    double safe_sum) {
-  check_input(student_logits, "student_logits");
-  check_input(teacher_logits, "teacher_logits");
+    const Tensor& student_input, const Tensor& teacher_input, int64_t class_dim, double scale,
+    double safe_sum, bool zero_class) {
+  check_input(student_input, "student_logits");
+  check_input(teacher_input, "teacher_logits");
   TORCH_CHECK(class_dim == 1 || class_dim == 2, "cs_terms_forward: class_dim must be 1 or 2");
+  TORCH_CHECK(!zero_class || class_dim == 1, "cs_terms_forward: zero_class needs class_dim 1");
+  // binary mode: [x, 0] along the classes, i.e. [sigmoid(x), 1 - sigmoid(x)]
+  const Tensor student_logits =
+      zero_class ? at::constant_pad_nd(student_input, {0, 0, 0, 1}) : student_input;
+  const Tensor teacher_logits =
+      zero_class ? at::constant_pad_nd(teacher_input, {0, 0, 0, 1}) : teacher_input;
   TORCH_CHECK(scale > 0, "cs_terms_forward: scale must be > 0");
   TORCH_CHECK(student_logits.sizes() == teacher_logits.sizes(),
               "cs_terms_forward: student and teacher logits differ in shape");
@@ -533,14 +662,17 @@ std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
     teacher_rows = at::empty({N, 1, B}, options);
     const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
     std::vector<double> partial(num_blocks * 3 * A);
-    const float s = static_cast<float>(scale);
-    at::parallel_for(0, num_blocks, grain_for(A * kBlock), [&](int64_t begin, int64_t end) {
-      pair_forward_classes_first(student_logits.data_ptr<float>(),
-                                 teacher_logits.data_ptr<float>(), stats.data_ptr<float>(),
-                                 sq_rows.data_ptr<float>(), cross_rows.data_ptr<float>(),
-                                 teacher_rows.data_ptr<float>(), partial.data(), N, A, B, s,
-                                 begin, end);
-    });
+    const ClassesFirstForward args{student_logits.data_ptr<float>(),
+                                   teacher_logits.data_ptr<float>(),
+                                   stats.data_ptr<float>(),
+                                   sq_rows.data_ptr<float>(),
+                                   cross_rows.data_ptr<float>(),
+                                   teacher_rows.data_ptr<float>(),
+                                   partial.data(),
+                                   N, A, B, static_cast<float>(scale)};
+    const auto worker = active_kernels().forward_classes_first;
+    at::parallel_for(0, num_blocks, grain_for(A * kBlock),
+                     [&](int64_t begin, int64_t end) { worker(args, begin, end); });
     Tensor cols = at::empty({3, 1, A, 1}, options);  // sq, cross, teacher sq
     float* col = cols.data_ptr<float>();
     for (int64_t i = 0; i < 3 * A; ++i) {
@@ -571,9 +703,9 @@ std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
 }
 
 // Gradient of grad_inter * inter + grad_intra * intra w.r.t. the student
-// logits, from the tensors saved by cs_terms_forward.
+// logits, from the tensors saved by cs_terms_forward (zero_class as there).
 Tensor cs_terms_backward(const std::vector<Tensor>& saved, double grad_inter, double grad_intra,
-                         int64_t class_dim, double scale) {
+                         int64_t class_dim, double scale, bool zero_class) {
   TORCH_CHECK(saved.size() == (class_dim == 1 ? 7u : 6u),
               "cs_terms_backward: saved does not come from cs_terms_forward");
   // d/d sq = 0.5 / (count * sq), d/d cross = -1 / (count * cross)
@@ -593,16 +725,43 @@ Tensor cs_terms_backward(const std::vector<Tensor>& saved, double grad_inter, do
   const auto rows = sum_grads(saved[0], saved[1], grad_inter);
   const auto cols = sum_grads(saved[2], saved[3], grad_intra);
   const std::vector<Tensor> values(saved.begin() + 4, saved.end());
-  return sums_backward(values, rows.first, rows.second, cols.first, cols.second, class_dim,
-                       scale);
+  const Tensor grad =
+      sums_backward(values, rows.first, rows.second, cols.first, cols.second, class_dim, scale);
+  return zero_class ? grad.narrow(1, 0, grad.size(1) - 1) : grad;  // no gradient to the 0 class
+}
+
+// Name of the instruction set of the channel layout's workers.
+std::string isa() { return active_kernels().isa; }
+
+// The instruction sets this CPU runs, best first.
+std::vector<std::string> available_isas() {
+  std::vector<std::string> names;
+  for (const Kernels& kernels : supported_kernels()) names.push_back(kernels.isa);
+  return names;
+}
+
+// Use the workers of `name` (one of available_isas()); returns the previous name.
+std::string use_isa(const std::string& name) {
+  for (const Kernels& kernels : supported_kernels()) {
+    if (name == kernels.isa) {
+      const std::string previous = active_kernels().isa;
+      active_kernels() = kernels;
+      return previous;
+    }
+  }
+  TORCH_CHECK(false, "cs_softmax_sums.use_isa: ", name, " is not one of this CPU's instruction sets");
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "Fused softmax + Cauchy-Schwarz terms for mmmtl's CSDivergenceLoss (CPU, float32)";
   m.def("cs_terms_forward", &cs_terms_forward, "mean CS divergence of rows and columns",
         py::arg("student_logits"), py::arg("teacher_logits"), py::arg("class_dim"),
-        py::arg("scale"), py::arg("safe_sum"));
+        py::arg("scale"), py::arg("safe_sum"), py::arg("zero_class") = false);
   m.def("cs_terms_backward", &cs_terms_backward, "gradient of the CS terms w.r.t. the student",
         py::arg("saved"), py::arg("grad_inter"), py::arg("grad_intra"), py::arg("class_dim"),
-        py::arg("scale"));
+        py::arg("scale"), py::arg("zero_class") = false);
+  m.def("isa", &isa, "instruction set of the channel-layout workers");
+  m.def("available_isas", &available_isas, "instruction sets this CPU runs, best first");
+  m.def("use_isa", &use_isa, "switch the channel-layout workers (tests); returns the previous",
+        py::arg("name"));
 }
