@@ -283,7 +283,7 @@ def main() -> None:
     print(f'device: {device}, threads: {torch.get_num_threads()}, batch: {args.batch}, '
           f'shape: {shape[0]}x{shape[1]}, iters: {args.iters}')
     kernel = cs_kernel.use_kernel(*logits['student'].values(), *logits['teacher'].values())
-    print('CS loss path: ' + ('compiled CPU kernel' if kernel else
+    print('CS loss path: ' + (f'compiled CPU kernel ({cs_kernel.isa()})' if kernel else
                               'torch ops (kernel not built, disabled or not CPU float32)'))
     print(f'{"phase":<16}{"median ms":>12}{"min ms":>10}{"peak MiB":>10}')
     for name in phases:

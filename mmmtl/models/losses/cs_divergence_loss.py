@@ -7,8 +7,14 @@ from torch import Tensor
 from mmmtl.registry import MODELS
 
 from . import cs_kernel
-from .distill_utils import (BaseLogitDistillLoss, LogProbs, check_binary, float32_context,
-                            match_teacher_size, upcast)
+from .distill_utils import (
+    BaseLogitDistillLoss,
+    LogProbs,
+    check_binary,
+    float32_context,
+    match_teacher_size,
+    upcast,
+)
 
 Dims = Union[int, Tuple[int, ...]]
 
