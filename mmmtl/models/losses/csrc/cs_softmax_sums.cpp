@@ -244,6 +244,20 @@ void gather_partial(const float* src, int64_t A, int64_t stride, int64_t count, 
   }
 }
 
+// The student and teacher logits of a vector of `count` pixels: in place
+// (classes B apart) or, for a partial vector, copied to scratch[2][A][W]
+// (classes W apart). Points `student` / `teacher` at them; returns the stride.
+template <typename V>
+MMMTL_INLINE int64_t pixel_vector(const float*& student, const float*& teacher, int64_t A,
+                                  int64_t B, int64_t count, float* scratch) {
+  constexpr int64_t W = lanes_of<V>();
+  if (count == W) return B;
+  gather_partial<V>(student, A, B, count, scratch);
+  gather_partial<V>(teacher, A, B, count, scratch + A * W);
+  student = scratch, teacher = scratch + A * W;
+  return W;
+}
+
 // Pixels ahead whose cache lines are asked for while a vector is processed:
 // the A class rows of a block are A separate streams, more than the hardware
 // prefetcher follows (the backward gained ~30 % on Intel; 16 to 256 pixels
@@ -274,12 +288,7 @@ MMMTL_INLINE void forward_classes_first_blocks(const ClassesFirstForward& f, int
     for (int64_t l = 0; l < len; l += W) {
       const int64_t count = std::min(W, len - l);
       const float *xs = f.student + base + l, *xt = f.teacher + base + l;
-      int64_t stride = B;
-      if (count < W) {
-        gather_partial<V>(xs, A, B, count, scratch.data());
-        gather_partial<V>(xt, A, B, count, scratch.data() + A * W);
-        xs = scratch.data(), xt = scratch.data() + A * W, stride = W;
-      }
+      const int64_t stride = pixel_vector<V>(xs, xt, A, B, count, scratch.data());
       V max_s = splat<V>(neg_inf), max_t = max_s;
       for (int64_t a = 0; a < A; ++a) {
         prefetch_ahead(xs + a * stride, xt + a * stride, b0 + l + kPrefetchAhead < B);
@@ -345,14 +354,9 @@ MMMTL_INLINE void backward_classes_first_blocks(const ClassesFirstBackward& g, i
     for (int64_t l = 0; l < len; l += W) {
       const int64_t count = std::min(W, len - l);
       const float *xs = g.student + base + l, *xt = g.teacher + base + l;
-      float* out = g.grad + base + l;
-      int64_t stride = B;
-      if (count < W) {
-        gather_partial<V>(xs, A, B, count, scratch.data());
-        gather_partial<V>(xt, A, B, count, scratch.data() + A * W);
-        xs = scratch.data(), xt = scratch.data() + A * W, out = scratch.data() + 2 * A * W;
-        stride = W;
-      }
+      const int64_t stride = pixel_vector<V>(xs, xt, A, B, count, scratch.data());
+      // a partial vector's gradient goes through scratch too, then to grad
+      float* out = count < W ? scratch.data() + 2 * A * W : g.grad + base + l;
       const int64_t row = n * B + b0 + l;
       const PixelStats st = pixel_stats(g.stats, g.N, B, row);
       // padding lanes: inv 0, so p = q = 0 there
@@ -643,14 +647,14 @@ std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
   check_input(teacher_input, "teacher_logits");
   TORCH_CHECK(class_dim == 1 || class_dim == 2, "cs_terms_forward: class_dim must be 1 or 2");
   TORCH_CHECK(!zero_class || class_dim == 1, "cs_terms_forward: zero_class needs class_dim 1");
+  TORCH_CHECK(scale > 0, "cs_terms_forward: scale must be > 0");
+  TORCH_CHECK(student_input.sizes() == teacher_input.sizes(),
+              "cs_terms_forward: student and teacher logits differ in shape");
   // binary mode: [x, 0] along the classes, i.e. [sigmoid(x), 1 - sigmoid(x)]
   const Tensor student_logits =
       zero_class ? at::constant_pad_nd(student_input, {0, 0, 0, 1}) : student_input;
   const Tensor teacher_logits =
       zero_class ? at::constant_pad_nd(teacher_input, {0, 0, 0, 1}) : teacher_input;
-  TORCH_CHECK(scale > 0, "cs_terms_forward: scale must be > 0");
-  TORCH_CHECK(student_logits.sizes() == teacher_logits.sizes(),
-              "cs_terms_forward: student and teacher logits differ in shape");
   // student sq / cross / teacher sq per row, then per column
   Tensor sq_rows, cross_rows, teacher_rows, sq_cols, cross_cols, teacher_cols;
   std::vector<Tensor> values;  // what sums_backward needs besides the sums
