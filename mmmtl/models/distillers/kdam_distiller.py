@@ -264,7 +264,7 @@ class KDAMDistiller(BaseModel):
         teacher_logits = self.teacher_logits(inputs)
         student_logits = self.student.forward_tasks(inputs)
         losses = {
-            name: self.alpha * value if name.startswith('loss') else value
+            name: self.alpha * value if name.startswith('loss') and self.alpha != 1 else value
             for name, value in self.student.loss_by_task_logits(student_logits,
                                                                 data_samples).items()
         }
@@ -274,8 +274,8 @@ class KDAMDistiller(BaseModel):
                 valid_mask = self._valid_mask(task, data_samples, student_logits[task].device)
             terms = distill_loss(student_logits[task], teacher_logits[task], valid_mask)
             weight = self.beta * self.distill_task_weights[task]
-            for term, value in terms.items():
-                losses[f'loss_kd_{task}_{term}'] = weight * value
+            for term, value in terms.items():  # no graph node for a weight of 1
+                losses[f'loss_kd_{task}_{term}'] = value if weight == 1 else weight * value
         return losses
 
     @staticmethod

@@ -2,10 +2,12 @@
 
 It is built by ``pip install --no-build-isolation -e .`` (see ``setup.py``)
 and used for float32 CPU tensors: one call computes both softmaxes, the CS
-sums and the two mean divergences, one call their gradient. In the channel
-layout the forward keeps no probabilities, only each pixel's softmax max and
-1 / sum; the backward recomputes them from the logits. The channel layout's
-workers exist for several instruction sets (AVX-512, AVX2, baseline on
+sums and the two mean divergences, one call their gradient, both wrapped in
+an autograd function written in C++ (no Python in either pass). In the
+channel layout the forward keeps no probabilities, only each pixel's softmax
+max and 1 / sum; the backward recomputes them from the logits. The binary
+mode has its own workers (two sigmoids per pixel, nothing padded). Every
+worker exists for several instruction sets (AVX-512, AVX2, baseline on
 x86-64); the best one the CPU runs is used (:func:`isa`). CUDA, float64
 and installs without the kernel take the PyTorch path of
 :func:`fused_cs_divergence`, which computes the same values. Set
@@ -40,8 +42,8 @@ def use_kernel(*tensors: Tensor) -> bool:
 
 
 def isa() -> Optional[str]:
-    """Instruction set of the channel layout's workers (``'avx512'``,
-    ``'avx2'``, ``'baseline'``), None without the kernel."""
+    """Instruction set of the workers in use (``'avx512'``, ``'avx2'``,
+    ``'baseline'``), None without the kernel."""
     return _kernel.isa() if _kernel is not None else None
 
 
@@ -56,29 +58,6 @@ def use_isa(name: str) -> str:
     if _kernel is None:
         raise RuntimeError('cs_kernel.use_isa: the CS kernel is not built.')
     return _kernel.use_isa(name)
-
-
-class _CSTerms(torch.autograd.Function):
-    """``inter, intra, ok`` of (N, A, B) student and teacher logits; gradient to
-    the student. ``ok`` (a bool) is False if a sum underflowed."""
-
-    @staticmethod
-    def forward(ctx, student: Tensor, teacher: Tensor, class_dim: int, tau: float,
-                safe_sum: float, zero_class: bool) -> Tuple[Tensor, Tensor, bool]:
-        inter, intra, ok, saved = _kernel.cs_terms_forward(
-            student.contiguous(), teacher.contiguous(), class_dim, 1 / tau, safe_sum, zero_class)
-        ctx.save_for_backward(*saved)
-        ctx.class_dim, ctx.tau, ctx.zero_class = class_dim, tau, zero_class
-        return inter, intra, ok
-
-    @staticmethod
-    def backward(ctx, grad_inter: Optional[Tensor], grad_intra: Optional[Tensor],
-                 grad_ok: None) -> tuple:
-        grad = _kernel.cs_terms_backward(
-            list(ctx.saved_tensors), 0. if grad_inter is None else float(grad_inter),
-            0. if grad_intra is None else float(grad_intra), ctx.class_dim, 1 / ctx.tau,
-            ctx.zero_class)
-        return grad, None, None, None, None, None
 
 
 def cs_terms(student_logits: Tensor, teacher_logits: Tensor, class_dim: int, tau: float,
@@ -98,8 +77,6 @@ def cs_terms(student_logits: Tensor, teacher_logits: Tensor, class_dim: int, tau
         ``(inter, intra)`` scalars, or None if a sum is below ``safe_sum`` or
         not finite (the caller then computes in log space).
     """
-    inter, intra, ok = _CSTerms.apply(student_logits, teacher_logits, class_dim, tau, safe_sum,
-                                      zero_class)
-    if not ok:
-        return None
-    return inter, intra
+    inter, intra, ok = _kernel.cs_terms(student_logits, teacher_logits, class_dim, 1 / tau,
+                                        safe_sum, zero_class)
+    return (inter, intra) if ok else None

@@ -9,14 +9,14 @@
 // gradients back to the student logits. The PyTorch path of
 // cs_divergence_loss.py computes the same in a dozen passes over memory.
 //
-// The arithmetic is written on float vectors (GCC/Clang vector extensions) of
-// 8 lanes, and of 16 lanes in the channel layout's workers. On x86-64 with
-// GCC, those workers are built for AVX-512 (x86-64-v4, 16 lanes), AVX2
-// (x86-64-v3) and the baseline, and the best one the CPU runs is picked at
-// load time (`isa()` tells which; `use_isa()` switches, for tests); the other
-// workers get an AVX2 and a baseline clone. Long sums are taken in double and
-// column sums are reduced in a fixed order, so results do not depend on the
-// thread count.
+// The arithmetic is written on float vectors (GCC/Clang vector extensions).
+// Every worker is a template over the vector type; on x86-64 with GCC each is
+// built for AVX-512 (x86-64-v4, 16 lanes), AVX2 (x86-64-v3, 8 lanes) and the
+// baseline (8 lanes), and the best set the CPU runs is picked at load time
+// (`isa()` tells which; `use_isa()` switches, for tests). Long sums are taken
+// in double and column sums are reduced in a fixed order, so results do not
+// depend on the thread count. cs_terms wraps forward and backward in a C++
+// autograd function.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -34,10 +34,8 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define MMMTL_X86_VARIANTS 1
-#define MMMTL_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MMMTL_X86_VARIANTS 0
-#define MMMTL_TARGET_CLONES
 #endif
 #define MMMTL_INLINE __attribute__((always_inline)) inline
 
@@ -49,16 +47,15 @@ template <int kWidth>
 struct Lanes {
   typedef float Floats __attribute__((vector_size(4 * kWidth)));
   typedef int32_t Ints __attribute__((vector_size(4 * kWidth)));
+  typedef double Doubles __attribute__((vector_size(8 * kWidth)));
 };
 typedef Lanes<8>::Floats Vec;
-typedef Lanes<8>::Ints Mask;
 template <typename V>
 using MaskOf = decltype(V{} < V{});  // the int vector of V's lane count
 template <typename V>
 constexpr int64_t lanes_of() {
   return sizeof(V) / sizeof(float);
 }
-constexpr int64_t kLanes = 8;
 constexpr int64_t kMaxLanes = 16;
 constexpr int64_t kBlock = 256;   // pixels per block when the classes are dim 1
 constexpr int64_t kChunk = 2048;  // float partial sums before adding to a double
@@ -162,20 +159,29 @@ MMMTL_INLINE V exp_nonpositive(V z) {
   return poly * (V)bits;
 }
 
+// Exponent e (int lanes) and mantissa m in [1, 2) of normal x > 0 = m 2^e.
+template <typename V>
+MMMTL_INLINE MaskOf<V> split_float(V x, V* mantissa) {
+  using M = MaskOf<V>;
+  const M bits = (M)x;
+  *mantissa = (V)((bits & 0x7fffff) | 0x3f800000);
+  return ((bits >> 23) & 0xff) - 127;
+}
+
 // log(x) = exponent * ln2 + log_mantissa for normal x > 0, with x = m 2^e,
 // m in [sqrt(1/2), sqrt(2)) and log(m) = 2 atanh((m - 1) / (m + 1)) by its
 // series to the 9th power (|error| < 1e-9 + float rounding). The parts are
 // kept apart so that differences of logs cancel the exponents exactly.
-MMMTL_INLINE Mask log_parts(Vec x, Vec* log_mantissa) {
-  const Mask bits = (Mask)x;
-  Mask exponent = ((bits >> 23) & 0xff) - 127;
-  Mask mantissa_bits = (bits & 0x7fffff) | 0x3f800000;  // m in [1, 2)
-  const Mask high = mantissa_bits > 0x3fb504f3;         // m > sqrt(2): use m / 2
-  mantissa_bits = high ? mantissa_bits - 0x00800000 : mantissa_bits;
+template <typename V>
+MMMTL_INLINE MaskOf<V> log_parts(V x, V* log_mantissa) {
+  using M = MaskOf<V>;
+  V m;
+  M exponent = split_float(x, &m);
+  const M high = m > 1.41421356f;  // use m / 2
+  m = high ? 0.5f * m : m;
   exponent = high ? exponent + 1 : exponent;
-  const Vec m = (Vec)mantissa_bits;
-  const Vec y = (m - 1.0f) / (m + 1.0f), y2 = y * y;
-  Vec series = splat(1.0f / 9);
+  const V y = (m - 1.0f) / (m + 1.0f), y2 = y * y;
+  V series = splat<V>(1.0f / 9);
   series = series * y2 + 1.0f / 7;
   series = series * y2 + 1.0f / 5;
   series = series * y2 + 1.0f / 3;
@@ -190,10 +196,6 @@ void check_input(const Tensor& t, const char* name) {
   TORCH_CHECK(t.dim() == 3 && t.is_contiguous(), "cs_softmax_sums: ", name,
               " must be a contiguous (N, A, B) tensor");
 }
-
-struct Sums {  // outputs of the class_dim-2 forward; cross_rows is null without a teacher
-  float *p, *sq_rows, *cross_rows;
-};
 
 // ------------------------------------------------------------- class_dim = 1
 // x[n][a][b]: A classes, B pixels, taken in blocks of kBlock pixels (the unit
@@ -385,6 +387,283 @@ MMMTL_INLINE void backward_classes_first_blocks(const ClassesFirstBackward& g, i
   }
 }
 
+// ------------------------------------------------------------- binary
+// (N, 1, B) logits x of the 2-class softmax of [x, 0] * scale, i.e.
+// [sigmoid(x * scale), 1 - sigmoid(x * scale)]: class 0 is the logit's, class
+// 1 the constant 0's. The forward has the blocks and outputs of the class_dim-1
+// forward with A = 2 but no stats: the backward recomputes the two sigmoids.
+
+// [sigmoid(z), 1 - sigmoid(z)] through exp(-|z|), which cannot overflow.
+template <typename V>
+MMMTL_INLINE void sigmoid_pair(V z, V* p0, V* p1) {
+  const MaskOf<V> positive = z > 0.0f;
+  const V e = exp_nonpositive(positive ? -z : z);  // NaN stays NaN
+  const V large = 1.0f / (1.0f + e), small = e * large;
+  *p0 = positive ? large : small;
+  *p1 = positive ? small : large;
+}
+
+template <typename V>
+MMMTL_INLINE void forward_binary_blocks(const ClassesFirstForward& f, int64_t begin,
+                                        int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  const int64_t B = f.B, blocks_per_map = (B + kBlock - 1) / kBlock;
+  for (int64_t block = begin; block < end; ++block) {
+    const int64_t n = block / blocks_per_map, b0 = (block % blocks_per_map) * kBlock;
+    const int64_t len = std::min(kBlock, B - b0);
+    V cols[2][3] = {};  // per class: sum p^2, sum p*q, sum q^2
+    for (int64_t l = 0; l < len; l += W) {
+      const int64_t count = std::min(W, len - l), row = n * B + b0 + l;
+      V p[2], q[2];
+      sigmoid_pair(load<V>(f.student + row, count) * f.scale, &p[0], &p[1]);
+      sigmoid_pair(load<V>(f.teacher + row, count) * f.scale, &q[0], &q[1]);
+      store(f.sq_rows + row, p[0] * p[0] + p[1] * p[1], count);
+      store(f.cross_rows + row, p[0] * q[0] + p[1] * q[1], count);
+      store(f.teacher_sq_rows + row, q[0] * q[0] + q[1] * q[1], count);
+      const MaskOf<V> keep = first_lanes<V>(count);  // padding lanes add nothing
+      for (int a = 0; a < 2; ++a) {
+        p[a] = keep ? p[a] : V{};
+        q[a] = keep ? q[a] : V{};
+        cols[a][0] += p[a] * p[a];
+        cols[a][1] += p[a] * q[a];
+        cols[a][2] += q[a] * q[a];
+      }
+    }
+    double* part = f.col_partial + block * 3 * 2;  // [block][3][A], A = 2
+    for (int a = 0; a < 2; ++a) {
+      for (int i = 0; i < 3; ++i) part[i * 2 + a] = lane_sum(cols[a][i]);
+    }
+  }
+}
+
+// Pixels [begin, end): grad_x = scale * p0 * p1 * (d0 - d1), with
+// d_a = 2 p_a (grad_sq_rows + grad_sq_cols[a]) + q_a (grad_cross_rows + grad_cross_cols[a])
+// (the class_dim-1 backward for [x, 0], whose second logit gets no gradient).
+template <typename V>
+MMMTL_INLINE void backward_binary_pixels(const ClassesFirstBackward& g, int64_t begin,
+                                         int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  for (int64_t i = begin; i < end; i += W) {
+    const int64_t count = std::min(W, end - i);
+    V p0, p1, q0, q1;
+    sigmoid_pair(load<V>(g.student + i, count) * g.scale, &p0, &p1);
+    sigmoid_pair(load<V>(g.teacher + i, count) * g.scale, &q0, &q1);
+    const V g_sq = load<V>(g.g_sq_rows + i, count), g_cross = load<V>(g.g_cross_rows + i, count);
+    const V d0 = 2.0f * p0 * (g_sq + g.g_sq_cols[0]) + q0 * (g_cross + g.g_cross_cols[0]);
+    const V d1 = 2.0f * p1 * (g_sq + g.g_sq_cols[1]) + q1 * (g_cross + g.g_cross_cols[1]);
+    store(g.grad + i, g.scale * p0 * p1 * (d0 - d1), count);
+  }
+}
+
+// ------------------------------------------------------------- class_dim = 2
+// x[r][b] with r = n * A + a: R = N * A rows of B locations, each one
+// distribution. The forward writes both probability maps (the backward and
+// the column sums read them), the row sums, then the column sums over all
+// rows in row order, in double.
+
+struct ClassesLastForward {
+  const float *student, *teacher;
+  float *p, *q;                                   // (R, B) probabilities
+  float *sq_rows, *cross_rows, *teacher_sq_rows;  // (R)
+  int64_t B;
+  float scale;
+};
+
+struct ClassesLastColumns {
+  const float *p, *q;
+  float *sq_cols, *cross_cols, *teacher_sq_cols;  // (B)
+  int64_t R, B;
+};
+
+struct ClassesLastBackward {
+  const float *p, *q;
+  const float *g_sq_rows, *g_cross_rows;  // (R)
+  const float *g_sq_cols, *g_cross_cols;  // (B)
+  float* grad;
+  int64_t B;
+  float scale;
+};
+
+template <typename V>
+MMMTL_INLINE float lane_max(V v) {
+  float largest = v[0];
+  for (int i = 1; i < lanes_of<V>(); ++i) largest = v[i] > largest ? v[i] : largest;
+  return largest;
+}
+
+// exp((x - max x) * scale) of a row of B logits into `out`; returns their sum.
+template <typename V>
+MMMTL_INLINE double exp_row(const float* x, float* out, int64_t B, float scale) {
+  constexpr int64_t W = lanes_of<V>();
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  V vmax = splat<V>(neg_inf);
+  for (int64_t b = 0; b < B; b += W) {
+    const V v = load<V>(x + b, std::min(W, B - b), neg_inf);
+    vmax = v > vmax ? v : vmax;  // NaN is never taken; it reaches the sum below
+  }
+  const float m = lane_max(vmax);
+  double total = 0.0;
+  for (int64_t c = 0; c < B; c += kChunk) {
+    V acc = V{};
+    for (int64_t b = c; b < std::min(B, c + kChunk); b += W) {
+      const int64_t k = std::min(W, B - b);
+      const V e = exp_nonpositive((load<V>(x + b, k, neg_inf) - m) * scale);
+      store(out + b, e, k);
+      acc += e;
+    }
+    total += lane_sum(acc);
+  }
+  return total;
+}
+
+template <typename V>
+MMMTL_INLINE void forward_classes_last_rows(const ClassesLastForward& f, int64_t begin,
+                                            int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  const int64_t B = f.B;
+  for (int64_t r = begin; r < end; ++r) {
+    float *p = f.p + r * B, *q = f.q + r * B;
+    const float inv_s = static_cast<float>(1.0 / exp_row<V>(f.student + r * B, p, B, f.scale));
+    const float inv_t = static_cast<float>(1.0 / exp_row<V>(f.teacher + r * B, q, B, f.scale));
+    double sq = 0.0, cross = 0.0, teacher_sq = 0.0;
+    for (int64_t c = 0; c < B; c += kChunk) {
+      V acc_sq = V{}, acc_cross = V{}, acc_teacher = V{};
+      for (int64_t b = c; b < std::min(B, c + kChunk); b += W) {
+        const int64_t k = std::min(W, B - b);
+        const V pv = load<V>(p + b, k) * inv_s, qv = load<V>(q + b, k) * inv_t;
+        store(p + b, pv, k);
+        store(q + b, qv, k);
+        acc_sq += pv * pv, acc_cross += pv * qv, acc_teacher += qv * qv;
+      }
+      sq += lane_sum(acc_sq), cross += lane_sum(acc_cross), teacher_sq += lane_sum(acc_teacher);
+    }
+    f.sq_rows[r] = static_cast<float>(sq);
+    f.cross_rows[r] = static_cast<float>(cross);
+    f.teacher_sq_rows[r] = static_cast<float>(teacher_sq);
+  }
+}
+
+// Columns [begin, end), each summed over all rows in row order.
+template <typename V>
+MMMTL_INLINE void column_sums_classes_last(const ClassesLastColumns& c, int64_t begin,
+                                           int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  using D = typename Lanes<W>::Doubles;
+  for (int64_t b = begin; b < end; b += W) {
+    const int64_t k = std::min(W, end - b);
+    D sq = D{}, cross = D{}, teacher_sq = D{};
+    for (int64_t r = 0; r < c.R; ++r) {
+      const D p = __builtin_convertvector(load<V>(c.p + r * c.B + b, k), D);
+      const D q = __builtin_convertvector(load<V>(c.q + r * c.B + b, k), D);
+      sq += p * p, cross += p * q, teacher_sq += q * q;
+    }
+    store(c.sq_cols + b, __builtin_convertvector(sq, V), k);
+    store(c.cross_cols + b, __builtin_convertvector(cross, V), k);
+    store(c.teacher_sq_cols + b, __builtin_convertvector(teacher_sq, V), k);
+  }
+}
+
+// grad_x = scale * p * (g - sum_b p * g) per row, with
+// g = 2 p (grad_sq_rows + grad_sq_cols) + q (grad_cross_rows + grad_cross_cols).
+template <typename V>
+MMMTL_INLINE void backward_classes_last_rows(const ClassesLastBackward& g, int64_t begin,
+                                             int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  const int64_t B = g.B;
+  for (int64_t r = begin; r < end; ++r) {
+    const float *p = g.p + r * B, *q = g.q + r * B;
+    float* grad = g.grad + r * B;
+    const float g_sq = g.g_sq_rows[r], g_cross = g.g_cross_rows[r];
+    double dot = 0.0;
+    for (int64_t c = 0; c < B; c += kChunk) {
+      V acc = V{};
+      for (int64_t b = c; b < std::min(B, c + kChunk); b += W) {
+        const int64_t k = std::min(W, B - b);
+        const V pv = load<V>(p + b, k);
+        const V d = 2.0f * pv * (g_sq + load<V>(g.g_sq_cols + b, k)) +
+                    load<V>(q + b, k) * (g_cross + load<V>(g.g_cross_cols + b, k));
+        store(grad + b, d, k);
+        acc += pv * d;
+      }
+      dot += lane_sum(acc);
+    }
+    const float dot_f = static_cast<float>(dot);
+    for (int64_t b = 0; b < B; b += W) {
+      const int64_t k = std::min(W, B - b);
+      store(grad + b, g.scale * load<V>(p + b, k) * (load<V>(grad + b, k) - dot_f), k);
+    }
+  }
+}
+
+// ------------------------------------------------------------- the means
+// Chunks [begin, end) of kChunk lines: partial[chunk] = sum of
+// (log sq + log teacher_sq) / 2 - log cross, safe[chunk] = whether every sum
+// of the chunk is finite and >= safe_sum (else the caller works in log space).
+struct LogRatios {
+  const float *sq, *teacher_sq, *cross;
+  int64_t count;
+  float safe_sum;
+  double* partial;
+  char* safe;
+};
+
+template <typename V>
+MMMTL_INLINE float lane_min(V v) {
+  float smallest = v[0];
+  for (int i = 1; i < lanes_of<V>(); ++i) smallest = v[i] < smallest ? v[i] : smallest;
+  return smallest;
+}
+
+// The checks are a running min and a NaN-catching sum rather than masks: GCC
+// turns combined vector comparisons in these (untargeted) templates into
+// scalar code. An unsafe chunk's logs are garbage, and discarded.
+template <typename V>
+MMMTL_INLINE void cs_log_ratios(const LogRatios& l, int64_t begin, int64_t end) {
+  using M = MaskOf<V>;
+  constexpr int64_t W = lanes_of<V>();
+  for (int64_t chunk = begin; chunk < end; ++chunk) {
+    V total = V{}, smallest = splat<V>(std::numeric_limits<float>::infinity());
+    V poison = V{};  // NaN if a sum is NaN or infinite
+    for (int64_t i = chunk * kChunk; i < std::min(l.count, (chunk + 1) * kChunk); i += W) {
+      const int64_t k = std::min(W, l.count - i);
+      const V a = load<V>(l.sq + i, k, 1.0f), t = load<V>(l.teacher_sq + i, k, 1.0f);
+      const V c = load<V>(l.cross + i, k, 1.0f);
+      smallest = a < smallest ? a : smallest;
+      smallest = t < smallest ? t : smallest;
+      smallest = c < smallest ? c : smallest;
+      poison += (a - a) + (t - t) + (c - c);
+      V mantissa_a, mantissa_t, mantissa_c, log_ratio;
+      const M exponents = split_float(a, &mantissa_a) + split_float(t, &mantissa_t) -
+                          2 * split_float(c, &mantissa_c);
+      // a t / c^2 = (m_a m_t / m_c^2) 2^exponents, m_a m_t / m_c^2 in (1/4, 4): one log
+      const M ratio_exponent =
+          log_parts((mantissa_a * mantissa_t) / (mantissa_c * mantissa_c), &log_ratio);
+      total += __builtin_convertvector(exponents + ratio_exponent, V) *
+                   (0.5f * 0.693147180559945309f) + 0.5f * log_ratio;
+    }
+    l.safe[chunk] = lane_min(smallest) >= l.safe_sum && lane_sum(poison) == 0.0f ? 1 : 0;
+    l.partial[chunk] = lane_sum(total);
+  }
+}
+
+// Lines [begin, end) of the gradients of mean_r [(log sq_r + log tsq_r) / 2 - log cross_r]
+// times its upstream gradient: sq_factor / sq_r and cross_factor / cross_r.
+struct SumGrads {
+  const float *sq, *cross;
+  float *g_sq, *g_cross;
+  float sq_factor, cross_factor;
+};
+
+template <typename V>
+MMMTL_INLINE void sum_grads(const SumGrads& s, int64_t begin, int64_t end) {
+  constexpr int64_t W = lanes_of<V>();
+  for (int64_t i = begin; i < end; i += W) {
+    const int64_t k = std::min(W, end - i);
+    store(s.g_sq + i, s.sq_factor / load<V>(s.sq + i, k, 1.0f), k);
+    store(s.g_cross + i, s.cross_factor / load<V>(s.cross + i, k, 1.0f), k);
+  }
+}
+
 // One entry point per worker and instruction set; `Kernels` holds the chosen ones.
 #define MMMTL_WORKER_VARIANT(name, Args, attributes, suffix, V)      \
   attributes void name##_##suffix(const Args& args, int64_t begin, int64_t end) { \
@@ -401,15 +680,35 @@ MMMTL_INLINE void backward_classes_first_blocks(const ClassesFirstBackward& g, i
 #endif
 MMMTL_WORKER(forward_classes_first_blocks, ClassesFirstForward)
 MMMTL_WORKER(backward_classes_first_blocks, ClassesFirstBackward)
+MMMTL_WORKER(forward_binary_blocks, ClassesFirstForward)
+MMMTL_WORKER(backward_binary_pixels, ClassesFirstBackward)
+MMMTL_WORKER(forward_classes_last_rows, ClassesLastForward)
+MMMTL_WORKER(column_sums_classes_last, ClassesLastColumns)
+MMMTL_WORKER(backward_classes_last_rows, ClassesLastBackward)
+MMMTL_WORKER(cs_log_ratios, LogRatios)
+MMMTL_WORKER(sum_grads, SumGrads)
 
+// The workers of one instruction set.
 struct Kernels {
   const char* isa;
   void (*forward_classes_first)(const ClassesFirstForward&, int64_t, int64_t);
   void (*backward_classes_first)(const ClassesFirstBackward&, int64_t, int64_t);
+  void (*forward_binary)(const ClassesFirstForward&, int64_t, int64_t);
+  void (*backward_binary)(const ClassesFirstBackward&, int64_t, int64_t);
+  void (*forward_classes_last)(const ClassesLastForward&, int64_t, int64_t);
+  void (*column_sums_classes_last)(const ClassesLastColumns&, int64_t, int64_t);
+  void (*backward_classes_last)(const ClassesLastBackward&, int64_t, int64_t);
+  void (*log_ratios)(const LogRatios&, int64_t, int64_t);
+  void (*sum_grads)(const SumGrads&, int64_t, int64_t);
 };
 
-#define MMMTL_KERNELS(suffix) \
-  Kernels { #suffix, forward_classes_first_blocks_##suffix, backward_classes_first_blocks_##suffix }
+#define MMMTL_KERNELS(suffix)                                                               \
+  Kernels {                                                                                 \
+    #suffix, forward_classes_first_blocks_##suffix, backward_classes_first_blocks_##suffix, \
+        forward_binary_blocks_##suffix, backward_binary_pixels_##suffix,                    \
+        forward_classes_last_rows_##suffix, column_sums_classes_last_##suffix,              \
+        backward_classes_last_rows_##suffix, cs_log_ratios_##suffix, sum_grads_##suffix     \
+  }
 
 // The variants this CPU runs, best first.
 std::vector<Kernels> supported_kernels() {
@@ -428,137 +727,13 @@ Kernels& active_kernels() {
   return kernels;
 }
 
-// ------------------------------------------------------------- class_dim = 2
-// x[r][b] with r = n * A + a: rows of B locations, each one distribution.
-MMMTL_TARGET_CLONES
-void forward_classes_last_rows(const float* x, const float* q, Sums out, int64_t B, float scale,
-                               int64_t begin, int64_t end) {
-  for (int64_t r = begin; r < end; ++r) {
-    const float* row = x + r * B;
-    float* prow = out.p + r * B;
-    const float* qrow = q ? q + r * B : nullptr;
-    const float neg_inf = -std::numeric_limits<float>::infinity();
-    Vec vmax = splat(neg_inf);
-    for (int64_t b = 0; b < B; b += kLanes) {
-      const Vec v = load(row + b, std::min(kLanes, B - b), neg_inf);
-      vmax = v > vmax ? v : vmax;
-    }
-    const float m = std::max(std::max(std::max(vmax[0], vmax[1]), std::max(vmax[2], vmax[3])),
-                             std::max(std::max(vmax[4], vmax[5]), std::max(vmax[6], vmax[7])));
-    double total = 0.0;
-    for (int64_t c = 0; c < B; c += kChunk) {
-      Vec acc = Vec{};
-      for (int64_t b = c; b < std::min(B, c + kChunk); b += kLanes) {
-        const int64_t k = std::min(kLanes, B - b);
-        const Vec e = exp_nonpositive((load(row + b, k, neg_inf) - m) * scale);
-        store(prow + b, e, k);
-        acc += e;
-      }
-      total += lane_sum(acc);
-    }
-    const float inv = static_cast<float>(1.0 / total);
-    double sq = 0.0, cross = 0.0;
-    for (int64_t c = 0; c < B; c += kChunk) {
-      Vec acc_sq = Vec{}, acc_cross = Vec{};
-      for (int64_t b = c; b < std::min(B, c + kChunk); b += kLanes) {
-        const int64_t k = std::min(kLanes, B - b);
-        const Vec v = load(prow + b, k) * inv;
-        store(prow + b, v, k);
-        acc_sq += v * v;
-        if (q) acc_cross += v * load(qrow + b, k);
-      }
-      sq += lane_sum(acc_sq);
-      cross += lane_sum(acc_cross);
-    }
-    out.sq_rows[r] = static_cast<float>(sq);
-    if (q) out.cross_rows[r] = static_cast<float>(cross);
-  }
-}
-
-// Column sums: every location over all R rows, in row order, in double.
-void column_sums_classes_last(const float* p, const float* q, float* sq_cols, float* cross_cols,
-                              int64_t R, int64_t B, int64_t begin, int64_t end) {
-  std::vector<double> col_sq(end - begin, 0.0), col_cross(q ? end - begin : 0, 0.0);
-  for (int64_t r = 0; r < R; ++r) {
-    const float* prow = p + r * B;
-    for (int64_t b = begin; b < end; ++b) col_sq[b - begin] += double(prow[b]) * prow[b];
-    if (q) {
-      const float* qrow = q + r * B;
-      for (int64_t b = begin; b < end; ++b) col_cross[b - begin] += double(prow[b]) * qrow[b];
-    }
-  }
-  for (int64_t b = begin; b < end; ++b) {
-    sq_cols[b] = static_cast<float>(col_sq[b - begin]);
-    if (q) cross_cols[b] = static_cast<float>(col_cross[b - begin]);
-  }
-}
-
-MMMTL_TARGET_CLONES
-void backward_classes_last_rows(const float* p, const float* q, const float* g_sq_rows,
-                                const float* g_cross_rows, const float* g_sq_cols,
-                                const float* g_cross_cols, float* grad, int64_t B, float scale,
-                                int64_t begin, int64_t end) {
-  for (int64_t r = begin; r < end; ++r) {
-    const float *prow = p + r * B, *qrow = q + r * B;
-    float* grow = grad + r * B;
-    const float gsr = g_sq_rows[r], gcr = g_cross_rows[r];
-    double dot = 0.0;
-    for (int64_t c = 0; c < B; c += kChunk) {
-      Vec acc = Vec{};
-      for (int64_t b = c; b < std::min(B, c + kChunk); b += kLanes) {
-        const int64_t k = std::min(kLanes, B - b);
-        const Vec pv = load(prow + b, k);
-        const Vec g = 2.0f * pv * (gsr + load(g_sq_cols + b, k)) +
-                      load(qrow + b, k) * (gcr + load(g_cross_cols + b, k));
-        store(grow + b, g, k);
-        acc += pv * g;
-      }
-      dot += lane_sum(acc);
-    }
-    const float dot_f = static_cast<float>(dot);
-    for (int64_t b = 0; b < B; b += kLanes) {
-      const int64_t k = std::min(kLanes, B - b);
-      store(grow + b, scale * load(prow + b, k) * (load(grow + b, k) - dot_f), k);
-    }
-  }
-}
-
-// softmax(logits * scale) along dim 2 of (N, A, B) logits and its sums:
-// [p, sq_rows (N, A, 1), sq_cols (1, 1, B)] and, with `teacher_probs`,
-// [..., cross_rows, cross_cols].
-std::vector<Tensor> softmax_sums_classes_last(const Tensor& logits,
-                                              const c10::optional<Tensor>& teacher_probs,
-                                              double scale) {
-  const bool with_teacher = teacher_probs.has_value();
-  const int64_t N = logits.size(0), A = logits.size(1), B = logits.size(2);
-  const auto options = logits.options();
-  Tensor p = at::empty_like(logits);
-  Tensor sq_rows = at::empty({N, A, 1}, options), sq_cols = at::empty({1, 1, B}, options);
-  Tensor cross_rows = at::empty({with_teacher ? N : 0, A, 1}, options);
-  Tensor cross_cols = at::empty({1, 1, with_teacher ? B : 0}, options);
-  const float* x = logits.data_ptr<float>();
-  const float* q = with_teacher ? teacher_probs->data_ptr<float>() : nullptr;
-  float* cross_cols_ptr = with_teacher ? cross_cols.data_ptr<float>() : nullptr;
-  Sums out{p.data_ptr<float>(), sq_rows.data_ptr<float>(),
-           with_teacher ? cross_rows.data_ptr<float>() : nullptr};
-  const float s = static_cast<float>(scale);
-  at::parallel_for(0, N * A, grain_for(B), [&](int64_t begin, int64_t end) {
-    forward_classes_last_rows(x, q, out, B, s, begin, end);
-  });
-  at::parallel_for(0, B, std::max<int64_t>(64, grain_for(N * A)), [&](int64_t begin, int64_t end) {
-    column_sums_classes_last(out.p, q, sq_cols.data_ptr<float>(), cross_cols_ptr, N * A, B, begin,
-                             end);
-  });
-  if (with_teacher) return {p, sq_rows, sq_cols, cross_rows, cross_cols};
-  return {p, sq_rows, sq_cols};
-}
-
 // Gradient w.r.t. the logits from the gradients of the four sums and the
 // forward's values: class_dim 1: student and teacher logits and their pixel
-// stats; class_dim 2: student and teacher probabilities.
+// stats (none in the binary mode); class_dim 2: student and teacher probabilities.
 Tensor sums_backward(const std::vector<Tensor>& values, const Tensor& grad_sq_rows,
                      const Tensor& grad_cross_rows, const Tensor& grad_sq_cols,
-                     const Tensor& grad_cross_cols, int64_t class_dim, double scale) {
+                     const Tensor& grad_cross_cols, int64_t class_dim, double scale,
+                     bool zero_class) {
   Tensor grad = at::empty_like(values[0]);
   const int64_t N = grad.size(0), A = grad.size(1), B = grad.size(2);
   const float s = static_cast<float>(scale);
@@ -567,61 +742,44 @@ Tensor sums_backward(const std::vector<Tensor>& values, const Tensor& grad_sq_ro
   const float *gsr = grad_sq_rows.data_ptr<float>(), *gcr = grad_cross_rows.data_ptr<float>();
   const float *gsc = grad_sq_cols.data_ptr<float>(), *gcc = grad_cross_cols.data_ptr<float>();
   float* g = grad.data_ptr<float>();
+  const Kernels& kernels = active_kernels();
   if (class_dim == 1) {
     const ClassesFirstBackward args{student, teacher, values[2].data_ptr<float>(), gsr, gcr, gsc,
                                     gcc, g, N, A, B, s};
-    const auto worker = active_kernels().backward_classes_first;
-    const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
-    at::parallel_for(0, num_blocks, grain_for(A * kBlock),
-                     [&](int64_t begin, int64_t end) { worker(args, begin, end); });
+    if (zero_class) {
+      at::parallel_for(0, N * B, kParallelWork / 4, [&](int64_t begin, int64_t end) {
+        kernels.backward_binary(args, begin, end);
+      });
+    } else {
+      const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
+      at::parallel_for(0, num_blocks, grain_for(A * kBlock), [&](int64_t begin, int64_t end) {
+        kernels.backward_classes_first(args, begin, end);
+      });
+    }
   } else {
+    const ClassesLastBackward args{student, teacher, gsr, gcr, gsc, gcc, g, B, s};
     at::parallel_for(0, N * A, grain_for(B), [&](int64_t begin, int64_t end) {
-      backward_classes_last_rows(student, teacher, gsr, gcr, gsc, gcc, g, B, s, begin, end);
+      kernels.backward_classes_last(args, begin, end);
     });
   }
   return grad;
 }
 
-// D_CS means from the sums: inter = mean_r [(log sq_r + log tsq_r) / 2 - log cross_r],
-// intra the same over the columns. False if a sum is below `safe_sum` or not
-// finite (then the caller computes in log space). Fixed chunks, summed in
-// order: the result does not depend on the thread count.
-MMMTL_TARGET_CLONES
-void cs_log_ratios(const float* sq, const float* teacher_sq, const float* cross, int64_t count,
-                   float safe_sum, int64_t begin, int64_t end, double* partial, char* safe) {
-  const float inf = std::numeric_limits<float>::infinity();
-  for (int64_t chunk = begin; chunk < end; ++chunk) {
-    Vec total = Vec{};
-    Mask fine = Mask{} - 1;
-    for (int64_t i = chunk * kChunk; i < std::min(count, (chunk + 1) * kChunk); i += kLanes) {
-      const int64_t k = std::min(kLanes, count - i);
-      const Vec a = load(sq + i, k, 1.0f), t = load(teacher_sq + i, k, 1.0f);
-      const Vec c = load(cross + i, k, 1.0f);
-      fine &= (a >= safe_sum) & (t >= safe_sum) & (c >= safe_sum) & (a < inf) & (t < inf) &
-              (c < inf);
-      const Vec one = splat(1.0f);
-      Vec log_a, log_t, log_c;
-      const Mask exp_a = log_parts(fine ? a : one, &log_a);
-      const Mask exp_t = log_parts(fine ? t : one, &log_t);
-      const Mask exp_c = log_parts(fine ? c : one, &log_c);
-      const Vec exponents = __builtin_convertvector(exp_a + exp_t - 2 * exp_c, Vec);
-      total += exponents * (0.5f * 0.693147180559945309f) + (0.5f * (log_a + log_t) - log_c);
-    }
-    safe[chunk] = (fine[0] & fine[1] & fine[2] & fine[3] & fine[4] & fine[5] & fine[6] & fine[7])
-                      ? 1 : 0;
-    partial[chunk] = lane_sum(total);
-  }
-}
-
+// Mean of (log sq + log teacher_sq) / 2 - log cross over the lines into
+// *mean; false if a sum is below `safe_sum` or not finite (then the caller
+// computes in log space). Fixed chunks, summed in order: the result does not
+// depend on the thread count.
 bool cs_means(const Tensor& sq, const Tensor& teacher_sq, const Tensor& cross, double safe_sum,
               double* mean) {
   const int64_t count = sq.numel(), chunks = (count + kChunk - 1) / kChunk;
   std::vector<double> partial(chunks, 0.0);
   std::vector<char> safe(chunks, 1);
-  at::parallel_for(0, chunks, grain_for(kChunk), [&](int64_t begin, int64_t end) {
-    cs_log_ratios(sq.data_ptr<float>(), teacher_sq.data_ptr<float>(), cross.data_ptr<float>(),
-                  count, static_cast<float>(safe_sum), begin, end, partial.data(), safe.data());
-  });
+  const LogRatios args{sq.data_ptr<float>(), teacher_sq.data_ptr<float>(),
+                       cross.data_ptr<float>(), count, static_cast<float>(safe_sum),
+                       partial.data(), safe.data()};
+  const auto worker = active_kernels().log_ratios;
+  at::parallel_for(0, chunks, grain_for(kChunk),
+                   [&](int64_t begin, int64_t end) { worker(args, begin, end); });
   double total = 0.0;
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     if (!safe[chunk]) return false;
@@ -635,76 +793,79 @@ bool cs_means(const Tensor& sq, const Tensor& teacher_sq, const Tensor& cross, d
 
 // Mean CS divergence of the rows (inter) and of the columns (intra) of
 // softmax(student * scale) and softmax(teacher * scale) along class_dim; with
-// zero_class, of the logits with one more class of logit 0 (binary mode).
+// zero_class, of (N, 1, B) logits with one more class of logit 0 (binary mode).
 // Returns (inter, intra, ok, tensors for the backward), inter and intra as
 // 0-dim tensors; ok is false if a sum is below safe_sum or not finite. The
 // backward gets [sq_rows, cross_rows, sq_cols, cross_cols, values...] with the
 // values of sums_backward.
 std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
-    const Tensor& student_input, const Tensor& teacher_input, int64_t class_dim, double scale,
+    const Tensor& student_logits, const Tensor& teacher_logits, int64_t class_dim, double scale,
     double safe_sum, bool zero_class) {
-  check_input(student_input, "student_logits");
-  check_input(teacher_input, "teacher_logits");
+  check_input(student_logits, "student_logits");
+  check_input(teacher_logits, "teacher_logits");
   TORCH_CHECK(class_dim == 1 || class_dim == 2, "cs_terms_forward: class_dim must be 1 or 2");
-  TORCH_CHECK(!zero_class || class_dim == 1, "cs_terms_forward: zero_class needs class_dim 1");
   TORCH_CHECK(scale > 0, "cs_terms_forward: scale must be > 0");
-  TORCH_CHECK(student_input.sizes() == teacher_input.sizes(),
+  TORCH_CHECK(student_logits.sizes() == teacher_logits.sizes(),
               "cs_terms_forward: student and teacher logits differ in shape");
-  // binary mode: [x, 0] along the classes, i.e. [sigmoid(x), 1 - sigmoid(x)]
-  const Tensor student_logits =
-      zero_class ? at::constant_pad_nd(student_input, {0, 0, 0, 1}) : student_input;
-  const Tensor teacher_logits =
-      zero_class ? at::constant_pad_nd(teacher_input, {0, 0, 0, 1}) : teacher_input;
-  // student sq / cross / teacher sq per row, then per column
-  Tensor sq_rows, cross_rows, teacher_rows, sq_cols, cross_cols, teacher_cols;
+  TORCH_CHECK(!zero_class || (class_dim == 1 && student_logits.size(1) == 1),
+              "cs_terms_forward: zero_class needs class_dim 1 and (N, 1, B) logits");
+  const int64_t N = student_logits.size(0), C = student_logits.size(1);
+  const int64_t B = student_logits.size(2);
+  const auto options = student_logits.options();
+  const float s = static_cast<float>(scale);
+  const float *student = student_logits.data_ptr<float>();
+  const float *teacher = teacher_logits.data_ptr<float>();
+  const Kernels& kernels = active_kernels();
+  // [sq, cross, teacher sq] per row, then per column
+  Tensor rows, cols;
   std::vector<Tensor> values;  // what sums_backward needs besides the sums
   if (class_dim == 1) {
-    const int64_t N = student_logits.size(0), A = student_logits.size(1);
-    const int64_t B = student_logits.size(2);
-    const auto options = student_logits.options();
-    Tensor stats = at::empty({4, N, B}, options);  // see pixel_stats
+    const int64_t A = zero_class ? 2 : C;  // classes
+    // per-pixel softmax stats (see pixel_stats); the binary backward needs none
+    Tensor stats = at::empty({zero_class ? 0 : 4, N, B}, options);
     values = {student_logits, teacher_logits, stats};
-    sq_rows = at::empty({N, 1, B}, options);
-    cross_rows = at::empty({N, 1, B}, options);
-    teacher_rows = at::empty({N, 1, B}, options);
+    rows = at::empty({3, N, 1, B}, options);
     const int64_t num_blocks = N * ((B + kBlock - 1) / kBlock);
     std::vector<double> partial(num_blocks * 3 * A);
-    const ClassesFirstForward args{student_logits.data_ptr<float>(),
-                                   teacher_logits.data_ptr<float>(),
-                                   stats.data_ptr<float>(),
-                                   sq_rows.data_ptr<float>(),
-                                   cross_rows.data_ptr<float>(),
-                                   teacher_rows.data_ptr<float>(),
-                                   partial.data(),
-                                   N, A, B, static_cast<float>(scale)};
-    const auto worker = active_kernels().forward_classes_first;
+    float* row = rows.data_ptr<float>();
+    const ClassesFirstForward args{student, teacher, stats.data_ptr<float>(), row, row + N * B,
+                                   row + 2 * N * B, partial.data(), N, A, B, s};
+    const auto worker = zero_class ? kernels.forward_binary : kernels.forward_classes_first;
     at::parallel_for(0, num_blocks, grain_for(A * kBlock),
                      [&](int64_t begin, int64_t end) { worker(args, begin, end); });
-    Tensor cols = at::empty({3, 1, A, 1}, options);  // sq, cross, teacher sq
+    cols = at::empty({3, 1, A, 1}, options);
     float* col = cols.data_ptr<float>();
     for (int64_t i = 0; i < 3 * A; ++i) {
       double total = 0.0;
       for (int64_t block = 0; block < num_blocks; ++block) total += partial[block * 3 * A + i];
       col[i] = static_cast<float>(total);
     }
-    sq_cols = cols[0];
-    cross_cols = cols[1];
-    teacher_cols = cols[2];
   } else {
-    const auto teacher = softmax_sums_classes_last(teacher_logits, c10::nullopt, scale);
-    const auto student = softmax_sums_classes_last(student_logits, teacher[0], scale);
-    values = {student[0], teacher[0]};
-    sq_rows = student[1], sq_cols = student[2], cross_rows = student[3], cross_cols = student[4];
-    teacher_rows = teacher[1], teacher_cols = teacher[2];
+    const int64_t R = N * C;
+    Tensor p = at::empty_like(student_logits), q = at::empty_like(teacher_logits);
+    values = {p, q};
+    rows = at::empty({3, N, C, 1}, options);
+    cols = at::empty({3, 1, 1, B}, options);
+    float *row = rows.data_ptr<float>(), *col = cols.data_ptr<float>();
+    const ClassesLastForward args{student, teacher, p.data_ptr<float>(), q.data_ptr<float>(), row,
+                                  row + R, row + 2 * R, B, s};
+    at::parallel_for(0, R, grain_for(2 * B), [&](int64_t begin, int64_t end) {
+      kernels.forward_classes_last(args, begin, end);
+    });
+    const ClassesLastColumns col_args{p.data_ptr<float>(), q.data_ptr<float>(), col, col + B,
+                                      col + 2 * B, R, B};
+    at::parallel_for(0, B, std::max<int64_t>(64, grain_for(2 * R)), [&](int64_t begin,
+                                                                          int64_t end) {
+      kernels.column_sums_classes_last(col_args, begin, end);
+    });
   }
   double inter = 0.0, intra = 0.0;
-  const bool ok = cs_means(sq_rows, teacher_rows, cross_rows, safe_sum, &inter) &&
-                  cs_means(sq_cols, teacher_cols, cross_cols, safe_sum, &intra);
-  Tensor inter_term = at::empty({}, student_logits.options());
-  Tensor intra_term = at::empty({}, student_logits.options());
+  const bool ok = cs_means(rows[0], rows[2], rows[1], safe_sum, &inter) &&
+                  cs_means(cols[0], cols[2], cols[1], safe_sum, &intra);
+  Tensor inter_term = at::empty({}, options), intra_term = at::empty({}, options);
   inter_term.data_ptr<float>()[0] = static_cast<float>(inter);
   intra_term.data_ptr<float>()[0] = static_cast<float>(intra);
-  std::vector<Tensor> saved = {sq_rows, cross_rows, sq_cols, cross_cols};
+  std::vector<Tensor> saved = {rows[0], rows[1], cols[0], cols[1]};
   saved.insert(saved.end(), values.begin(), values.end());
   return {inter_term, intra_term, ok, saved};
 }
@@ -716,28 +877,67 @@ Tensor cs_terms_backward(const std::vector<Tensor>& saved, double grad_inter, do
   TORCH_CHECK(saved.size() == (class_dim == 1 ? 7u : 6u),
               "cs_terms_backward: saved does not come from cs_terms_forward");
   // d/d sq = 0.5 / (count * sq), d/d cross = -1 / (count * cross)
-  auto sum_grads = [](const Tensor& sq, const Tensor& cross, double grad_mean) {
+  const auto worker = active_kernels().sum_grads;
+  auto sum_grads = [worker](const Tensor& sq, const Tensor& cross, double grad_mean) {
     Tensor g_sq = at::empty_like(sq), g_cross = at::empty_like(cross);
-    const float *a = sq.data_ptr<float>(), *c = cross.data_ptr<float>();
-    float *ga = g_sq.data_ptr<float>(), *gc = g_cross.data_ptr<float>();
     const double factor = grad_mean / sq.numel();
-    at::parallel_for(0, sq.numel(), kParallelWork, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        ga[i] = static_cast<float>(0.5 * factor / a[i]);
-        gc[i] = static_cast<float>(-factor / c[i]);
-      }
-    });
+    const SumGrads args{sq.data_ptr<float>(), cross.data_ptr<float>(), g_sq.data_ptr<float>(),
+                        g_cross.data_ptr<float>(), static_cast<float>(0.5 * factor),
+                        static_cast<float>(-factor)};
+    at::parallel_for(0, sq.numel(), kParallelWork,
+                     [&](int64_t begin, int64_t end) { worker(args, begin, end); });
     return std::make_pair(g_sq, g_cross);
   };
   const auto rows = sum_grads(saved[0], saved[1], grad_inter);
   const auto cols = sum_grads(saved[2], saved[3], grad_intra);
   const std::vector<Tensor> values(saved.begin() + 4, saved.end());
-  const Tensor grad =
-      sums_backward(values, rows.first, rows.second, cols.first, cols.second, class_dim, scale);
-  return zero_class ? grad.narrow(1, 0, grad.size(1) - 1) : grad;  // no gradient to the 0 class
+  return sums_backward(values, rows.first, rows.second, cols.first, cols.second, class_dim, scale,
+                       zero_class);
 }
 
-// Name of the instruction set of the channel layout's workers.
+// cs_terms_forward / cs_terms_backward as an autograd function, in C++ so
+// that neither pass goes through Python (about 80 us per call and per
+// backward node otherwise). Outputs inter, intra and ok (a bool tensor, not
+// differentiable); the teacher gets no gradient.
+class CSTermsFunction : public torch::autograd::Function<CSTermsFunction> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const Tensor& student_logits,
+                                                const Tensor& teacher_logits, int64_t class_dim,
+                                                double scale, double safe_sum, bool zero_class) {
+    auto [inter, intra, ok, saved] =
+        cs_terms_forward(student_logits.contiguous(), teacher_logits.contiguous(), class_dim,
+                         scale, safe_sum, zero_class);
+    ctx->save_for_backward(saved);
+    ctx->saved_data["class_dim"] = class_dim;
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["zero_class"] = zero_class;
+    Tensor ok_flag = at::scalar_tensor(ok, at::TensorOptions().dtype(at::kBool));
+    ctx->mark_non_differentiable({ok_flag});
+    return {inter, intra, ok_flag};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const double grad_inter = grads[0].defined() ? grads[0].item<double>() : 0.0;
+    const double grad_intra = grads[1].defined() ? grads[1].item<double>() : 0.0;
+    const Tensor grad = cs_terms_backward(
+        ctx->get_saved_variables(), grad_inter, grad_intra, ctx->saved_data["class_dim"].toInt(),
+        ctx->saved_data["scale"].toDouble(), ctx->saved_data["zero_class"].toBool());
+    return {grad, Tensor(), Tensor(), Tensor(), Tensor(), Tensor()};
+  }
+};
+
+// (inter, intra, ok) of cs_terms_forward, differentiable w.r.t. the student.
+std::tuple<Tensor, Tensor, bool> cs_terms(const Tensor& student_logits,
+                                          const Tensor& teacher_logits, int64_t class_dim,
+                                          double scale, double safe_sum, bool zero_class) {
+  const auto outputs = CSTermsFunction::apply(student_logits, teacher_logits.detach(), class_dim,
+                                              scale, safe_sum, zero_class);
+  return {outputs[0], outputs[1], outputs[2].item<bool>()};
+}
+
+// Name of the instruction set of the workers in use.
 std::string isa() { return active_kernels().isa; }
 
 // The instruction sets this CPU runs, best first.
@@ -762,14 +962,17 @@ std::string use_isa(const std::string& name) {
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "Fused softmax + Cauchy-Schwarz terms for mmmtl's CSDivergenceLoss (CPU, float32)";
+  m.def("cs_terms", &cs_terms, "mean CS divergence of rows and columns, with autograd",
+        py::arg("student_logits"), py::arg("teacher_logits"), py::arg("class_dim"),
+        py::arg("scale"), py::arg("safe_sum"), py::arg("zero_class") = false);
   m.def("cs_terms_forward", &cs_terms_forward, "mean CS divergence of rows and columns",
         py::arg("student_logits"), py::arg("teacher_logits"), py::arg("class_dim"),
         py::arg("scale"), py::arg("safe_sum"), py::arg("zero_class") = false);
   m.def("cs_terms_backward", &cs_terms_backward, "gradient of the CS terms w.r.t. the student",
         py::arg("saved"), py::arg("grad_inter"), py::arg("grad_intra"), py::arg("class_dim"),
         py::arg("scale"), py::arg("zero_class") = false);
-  m.def("isa", &isa, "instruction set of the channel-layout workers");
+  m.def("isa", &isa, "instruction set of the workers in use");
   m.def("available_isas", &available_isas, "instruction sets this CPU runs, best first");
-  m.def("use_isa", &use_isa, "switch the channel-layout workers (tests); returns the previous",
+  m.def("use_isa", &use_isa, "switch the workers (tests); returns the previous",
         py::arg("name"));
 }
