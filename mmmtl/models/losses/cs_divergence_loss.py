@@ -106,7 +106,7 @@ def fused_cs_divergence(student_logits: Tensor, teacher_logits: Tensor, class_di
         when it is built, others through the torch ops below.
     """
     if cs_kernel.use_kernel(student_logits, teacher_logits):
-        return cs_kernel.cs_terms(student_logits, teacher_logits.detach(), class_dim, tau,
+        return cs_kernel.cs_terms(student_logits, teacher_logits, class_dim, tau,
                                   _SAFE_SUM, zero_class)
     if zero_class:  # [x, 0] along the classes
         student_logits = F.pad(student_logits, (0, 0, 0, 1))

@@ -747,7 +747,7 @@ Tensor sums_backward(const std::vector<Tensor>& values, const Tensor& grad_sq_ro
     const ClassesFirstBackward args{student, teacher, values[2].data_ptr<float>(), gsr, gcr, gsc,
                                     gcc, g, N, A, B, s};
     if (zero_class) {
-      at::parallel_for(0, N * B, kParallelWork / 4, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, N * B, grain_for(4), [&](int64_t begin, int64_t end) {  // 4 per pixel
         kernels.backward_binary(args, begin, end);
       });
     } else {
@@ -860,12 +860,13 @@ std::tuple<Tensor, Tensor, bool, std::vector<Tensor>> cs_terms_forward(
     });
   }
   double inter = 0.0, intra = 0.0;
-  const bool ok = cs_means(rows[0], rows[2], rows[1], safe_sum, &inter) &&
-                  cs_means(cols[0], cols[2], cols[1], safe_sum, &intra);
+  const Tensor sq_rows = rows[0], cross_rows = rows[1], sq_cols = cols[0], cross_cols = cols[1];
+  const bool ok = cs_means(sq_rows, rows[2], cross_rows, safe_sum, &inter) &&
+                  cs_means(sq_cols, cols[2], cross_cols, safe_sum, &intra);
   Tensor inter_term = at::empty({}, options), intra_term = at::empty({}, options);
   inter_term.data_ptr<float>()[0] = static_cast<float>(inter);
   intra_term.data_ptr<float>()[0] = static_cast<float>(intra);
-  std::vector<Tensor> saved = {rows[0], rows[1], cols[0], cols[1]};
+  std::vector<Tensor> saved = {sq_rows, cross_rows, sq_cols, cross_cols};
   saved.insert(saved.end(), values.begin(), values.end());
   return {inter_term, intra_term, ok, saved};
 }
@@ -919,8 +920,8 @@ class CSTermsFunction : public torch::autograd::Function<CSTermsFunction> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    const double grad_inter = grads[0].defined() ? grads[0].item<double>() : 0.0;
-    const double grad_intra = grads[1].defined() ? grads[1].item<double>() : 0.0;
+    // an unused term's gradient arrives as zeros (materialised by autograd)
+    const double grad_inter = grads[0].item<double>(), grad_intra = grads[1].item<double>();
     const Tensor grad = cs_terms_backward(
         ctx->get_saved_variables(), grad_inter, grad_intra, ctx->saved_data["class_dim"].toInt(),
         ctx->saved_data["scale"].toDouble(), ctx->saved_data["zero_class"].toBool());
