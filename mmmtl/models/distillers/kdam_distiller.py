@@ -14,6 +14,7 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
+from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
 from ..utils import key_list, shape_mismatches
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -199,6 +200,7 @@ class KDAMDistiller(BaseModel):
         for prefix in ('module.', 'student.'):  # DDP-wrapped / distilled teachers
             if state and all(key.startswith(prefix) for key in state):
                 state = {key[len(prefix):]: value for key, value in state.items()}
+        upgrade_state_dict(state)  # checkpoints written before decoders existed
         expected = teacher.state_dict()
         missing = [key for key in expected if key not in state]
         unexpected = [key for key in state if key not in expected]

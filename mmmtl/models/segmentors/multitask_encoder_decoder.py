@@ -1,7 +1,6 @@
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
@@ -12,6 +11,7 @@ from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils.tasks import get_task_spec
 
+from ..decoders.base_decoder import build_decoder, fill_in_channels
 from ..utils import verify_backbone_pretrained
 
 TaskLogits = Dict[str, Tensor]
@@ -19,14 +19,18 @@ TaskLogits = Dict[str, Tensor]
 
 @MODELS.register_module()
 class MultiTaskEncoderDecoder(BaseSegmentor):
-    """Shared backbone (+ optional neck) with one light head per task.
+    """Shared backbone (+ optional neck) and one multi-task decoder.
 
-    ``task_heads`` maps a task name to its head config; the order of the dict
-    is the order of :attr:`tasks`. A single-task baseline is the same class
-    with one task.
+    The decoder maps the features to ``{task: logits}``
+    (:class:`~mmmtl.models.decoders.BaseMultiTaskDecoder`): independent task
+    heads (the multi-task baseline) or a decoder in which tasks interact
+    (ATRC, DeMT, InvPT). ``task_heads=`` is shorthand for
+    ``decoder=dict(type='IndependentHeadsDecoder', task_heads=...)``; a
+    single-task baseline is the same class with one task.
 
     Modes of ``forward``:
-    - ``loss``: ``{'loss_<task>': weighted loss}``.
+    - ``loss``: ``{'loss_<task>': weighted loss}`` and, for decoders with
+      auxiliary outputs, ``{'loss_<task>_<aux name>': ...}``.
     - ``predict``: data samples with ``pred_<field>`` at the original image
       size (class maps for label tasks, probabilities for edge / saliency,
       unit normals, depth >= 0).
@@ -35,16 +39,16 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
 
     Args:
         backbone: Backbone config (any mmseg / timm backbone).
-        task_heads: ``{task: head config}``; ``task`` is filled in, and so is
-            ``in_channels`` of an ``ATRCBaselineHead`` that omits it (from the
-            neck's ``out_channels``), so head configs are backbone-agnostic.
+        decoder: Multi-task decoder config; its ``in_channels`` is filled in
+            from the neck's ``out_channels`` when omitted.
+        task_heads: ``{task: head config}`` of an ``IndependentHeadsDecoder``
+            (give this or ``decoder``); ``in_channels`` of an
+            ``ATRCBaselineHead`` that omits it comes from the neck.
         neck: Optional neck config (e.g. ``MultiScaleConcatNeck``).
-        shared_head_cfg: Keys set on every task head's config (e.g.
-            ``channels`` or ``norm_cfg``), so a backbone config can resize all
-            heads of ``configs/_base_/models/heads_*.py`` at once.
-        task_weighting: Optional learned weighting, e.g.
-            ``dict(type='UncertaintyWeighting')``; the fixed weights are the
-            heads' ``loss_weight``.
+        shared_head_cfg: With ``task_heads``: keys set on every task head's
+            config (e.g. ``channels`` or ``norm_cfg``).
+        task_weighting: Optional learned weighting of the final task losses,
+            e.g. ``dict(type='UncertaintyWeighting')``.
         train_cfg: Unused, kept for the OpenMMLab interface.
         test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide',
             crop_size=(h, w), stride=(h, w))``.
@@ -59,7 +63,8 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
 
     def __init__(self,
                  backbone: dict,
-                 task_heads: Dict[str, dict],
+                 decoder: Optional[dict] = None,
+                 task_heads: Optional[Dict[str, dict]] = None,
                  neck: Optional[dict] = None,
                  task_weighting: Optional[dict] = None,
                  shared_head_cfg: Optional[dict] = None,
@@ -70,23 +75,20 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                  pretrained_min_coverage: Optional[float] = 0.99,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not task_heads:
-            raise ValueError('MultiTaskEncoderDecoder needs at least one task in task_heads.')
+        if (decoder is None) == (task_heads is None):
+            raise ValueError('MultiTaskEncoderDecoder: give exactly one of `decoder` and '
+                             f'`task_heads` (got decoder={decoder!r}, task_heads={task_heads!r}).')
+        if task_heads is not None:
+            decoder = dict(type='IndependentHeadsDecoder', task_heads=task_heads,
+                           shared_head_cfg=shared_head_cfg)
+        elif shared_head_cfg is not None:
+            raise ValueError('MultiTaskEncoderDecoder: shared_head_cfg goes with task_heads; '
+                             'set head options inside the decoder config.')
         self.backbone = MODELS.build(backbone)
         if neck is not None:
             self.neck = MODELS.build(neck)
-        heads = {}
         neck_channels = getattr(getattr(self, 'neck', None), 'out_channels', None)
-        for task, head_cfg in task_heads.items():
-            get_task_spec(task)
-            head_cfg = dict(head_cfg, **(shared_head_cfg or {}), task=task)
-            if 'in_channels' not in head_cfg and head_cfg.get('type') == 'ATRCBaselineHead':
-                if neck_channels is None:
-                    raise KeyError(f'Task {task!r}: the head has no in_channels and the '
-                                   'neck does not tell its out_channels.')
-                head_cfg['in_channels'] = neck_channels
-            heads[task] = MODELS.build(head_cfg)
-        self.task_heads = nn.ModuleDict(heads)
+        self.decoder = build_decoder(fill_in_channels(decoder, neck_channels))
         self.task_weighting = None
         if task_weighting is not None:
             self.task_weighting = MODELS.build(dict(task_weighting, tasks=self.tasks))
@@ -94,6 +96,7 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
         self.test_cfg = test_cfg or dict(mode='whole')
         self.align_corners = align_corners
         self.pretrained_min_coverage = pretrained_min_coverage
+        self._register_load_state_dict_pre_hook(_upgrade_state_dict_hook)
 
     def init_weights(self) -> None:
         """Check the backbone's pretrained checkpoint, then initialise."""
@@ -104,7 +107,12 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
 
     @property
     def tasks(self) -> List[str]:
-        return list(self.task_heads.keys())
+        return self.decoder.tasks
+
+    @property
+    def task_channels(self) -> Dict[str, int]:
+        """``{task: output channels}`` (classes for label tasks)."""
+        return dict(self.decoder.out_channels)
 
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
         """(N, 3, H, W) -> backbone (and neck) feature maps."""
@@ -113,15 +121,23 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
             feats = self.neck(feats)
         return feats
 
+    def _to_input_size(self, task_logits: TaskLogits, size) -> TaskLogits:
+        return {
+            task: logits if logits.shape[2:] == size else resize(
+                logits, size=size, mode='bilinear', align_corners=self.align_corners)
+            for task, logits in task_logits.items()
+        }
+
+    def forward_tasks_with_aux(self, inputs: Tensor) -> Tuple[TaskLogits, Dict[str, TaskLogits]]:
+        """Final and auxiliary ``{task: (N, C_task, H, W)}`` logits at the input size."""
+        final, aux = self.decoder.forward_with_aux(self.extract_feat(inputs))
+        size = inputs.shape[2:]
+        return (self._to_input_size(final, size),
+                {name: self._to_input_size(logits, size) for name, logits in aux.items()})
+
     def forward_tasks(self, inputs: Tensor) -> TaskLogits:
         """Return ``{task: logits (N, C_task, H, W)}`` at the input size."""
-        feats = self.extract_feat(inputs)
-        size = inputs.shape[2:]
-        return {
-            task: resize(head(feats), size=size, mode='bilinear',
-                         align_corners=self.align_corners)
-            for task, head in self.task_heads.items()
-        }
+        return self._to_input_size(self.decoder(self.extract_feat(inputs)), inputs.shape[2:])
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> TaskLogits:
         """mmseg interface: logits of every task at the input size."""
@@ -133,7 +149,7 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
         for sample in data_samples:
             if key not in sample:
                 raise KeyError(
-                    f'Task {task!r} is in task_heads but the data sample of '
+                    f'Task {task!r} is a task of the model but the data sample of '
                     f'{sample.metainfo.get("img_path", "<unknown image>")} has no '
                     f'{key!r}: the dataset does not provide this task (its tasks: '
                     f'{sample.metainfo.get("tasks")}).')
@@ -141,21 +157,38 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
         return torch.stack(gts, dim=0)
 
     def loss_by_task_logits(self, task_logits: TaskLogits,
-                            data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
-        """Weighted loss of every task from already computed logits."""
-        task_losses = {}
+                            data_samples: List[MultiTaskDataSample],
+                            aux_logits: Optional[Dict[str, TaskLogits]] = None
+                            ) -> Dict[str, Tensor]:
+        """Weighted losses of every task from logits at the input size.
+
+        Returns ``loss_<task>`` for the final logits (after the optional
+        task weighting) and ``loss_<task>_<aux name>`` for auxiliary logits.
+        """
+        targets = {}
         for task, logits in task_logits.items():
             target = self._stack_gt(task, data_samples).to(logits.device)
             if target.shape[-2:] != logits.shape[-2:]:
                 raise ValueError(f'Task {task!r}: gt of size {tuple(target.shape[-2:])} '
                                  f'does not match the input size {tuple(logits.shape[-2:])}.')
-            task_losses[task] = self.task_heads[task].loss(logits, target)
+            targets[task] = target
+        task_losses = {
+            task: self.decoder.task_loss(task, logits, targets[task])
+            for task, logits in task_logits.items()
+        }
         if self.task_weighting is not None:
             task_losses = self.task_weighting(task_losses)
-        return {f'loss_{task}': loss for task, loss in task_losses.items()}
+        losses = {f'loss_{task}': loss for task, loss in task_losses.items()}
+        for name, logits_by_task in (aux_logits or {}).items():
+            weight = self.decoder.aux_loss_weight(name)
+            for task, logits in logits_by_task.items():
+                loss = self.decoder.task_loss(task, logits, targets[task])
+                losses[f'loss_{task}_{name}'] = loss if weight == 1 else weight * loss
+        return losses
 
     def loss(self, inputs: Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
-        return self.loss_by_task_logits(self.forward_tasks(inputs), data_samples)
+        final, aux = self.forward_tasks_with_aux(inputs)
+        return self.loss_by_task_logits(final, data_samples, aux)
 
     def slide_inference(self, inputs: Tensor) -> TaskLogits:
         """Average logits of overlapping ``crop_size`` windows."""
@@ -239,3 +272,18 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                 prediction = self.logits_to_prediction(task, single[0])
                 setattr(sample, get_task_spec(task).pred_key, PixelData(data=prediction))
         return data_samples
+
+
+def upgrade_state_dict(state_dict: dict, prefix: str = '') -> None:
+    """Rename, in place, the keys of a checkpoint written before decoders existed.
+
+    ``<prefix>task_heads.<task>.*`` (independent heads held by the segmentor)
+    became ``<prefix>decoder.task_heads.<task>.*``.
+    """
+    old = prefix + 'task_heads.'
+    for key in [key for key in state_dict if key.startswith(old)]:
+        state_dict[prefix + 'decoder.' + key[len(prefix):]] = state_dict.pop(key)
+
+
+def _upgrade_state_dict_hook(state_dict, prefix, *args, **kwargs) -> None:
+    upgrade_state_dict(state_dict, prefix)

@@ -1,0 +1,4 @@
+from .base_decoder import BaseMultiTaskDecoder, build_decoder
+from .independent_heads_decoder import IndependentHeadsDecoder
+
+__all__ = ['BaseMultiTaskDecoder', 'IndependentHeadsDecoder', 'build_decoder']
