@@ -6,21 +6,10 @@ from mmengine.model import BaseModule
 from mmmtl.registry import MODELS
 from mmmtl.utils.tasks import get_task_spec
 
-# Output channels each task accepts (label tasks: any number of classes >= 2).
-_FIXED_CHANNELS = dict(depth=(1, ), normal=(3, ), edge=(1, ), saliency=(1, 2))
-
 
 def check_out_channels(task: str, out_channels: int) -> None:
     """Raise a ValueError naming ``task`` if ``out_channels`` cannot fit it."""
-    get_task_spec(task)
-    allowed = _FIXED_CHANNELS.get(task)
-    if allowed is None:
-        if out_channels < 2:
-            raise ValueError(f'Task {task!r}: a label head needs out_channels = '
-                             f'number of classes >= 2, got {out_channels}.')
-    elif out_channels not in allowed:
-        raise ValueError(f'Task {task!r}: the head has out_channels={out_channels}, '
-                         f'the task needs {" or ".join(map(str, allowed))}.')
+    get_task_spec(task).check_out_channels(out_channels)
 
 
 class BaseTaskHead(BaseModule):

@@ -266,7 +266,7 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                 if tuple(single.shape[2:]) != tuple(ori_shape[:2]):
                     single = resize(single, size=ori_shape[:2], mode='bilinear',
                                     align_corners=self.align_corners)
-                    if task == 'depth':
+                    if get_task_spec(task).kind == 'depth':
                         scale = meta.get('scale_factor', (1., 1.))
                         single = single * float(sum(scale) / len(scale))
                 prediction = self.logits_to_prediction(task, single[0])

@@ -116,7 +116,7 @@ def test_task_missing_from_dataset_is_named():
         dict(inputs=[torch.zeros(3, 32, 32, dtype=torch.uint8)],
              data_samples=[make_sample(32, 32, tasks=('semseg', 'depth', 'normal'))]),
         training=True)
-    with pytest.raises(KeyError, match="Task 'edge' is in task_heads but the data sample of "
+    with pytest.raises(KeyError, match="Task 'edge' is a task of the model but the data sample of "
                        'img_0.png has no'):
         model(**data, mode='loss')
 
