@@ -15,6 +15,7 @@ from mmmtl.utils.tasks import check_tasks, get_task_spec
 
 from .task_evaluators import TASK_EVALUATORS, export_path_stem
 
+
 def _to_numpy(data: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
     if isinstance(data, torch.Tensor):
         return data.detach().cpu().numpy()
