@@ -48,7 +48,7 @@ def random_batch(student, batch: int = 1) -> dict:
         for task in student.tasks:
             spec = get_task_spec(task)
             if spec.kind == 'label':
-                gt = torch.randint(0, student.task_heads[task].out_channels, (1, *SIZE),
+                gt = torch.randint(0, student.decoder.task_heads[task].out_channels, (1, *SIZE),
                                    generator=gen)
             elif spec.kind == 'binary':
                 gt = torch.randint(0, 2, (1, *SIZE), generator=gen)
@@ -92,7 +92,7 @@ def test_config_builds_and_runs_forward(path):
 
 
 def _networks(cfg: Config) -> tuple:
-    return cfg.model.student, cfg.model.get('teacher'), cfg.model.get('teacher_cfg')
+    return cfg.model.student, cfg.model.teacher_cfg, cfg.model.teacher_ckpt
 
 
 @pytest.mark.parametrize('path', ABLATIONS, ids=rel)
