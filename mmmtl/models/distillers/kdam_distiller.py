@@ -1,3 +1,4 @@
+import os
 import os.path as osp
 from typing import Dict, List, Optional, Union
 
@@ -17,20 +18,45 @@ from ..losses.distill_utils import valid_mask_from_gt
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
 from ..utils import key_list, shape_mismatches
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Data-preprocessor settings that must agree between the teacher's training
 # config and the distiller: both networks see the same normalised batch.
 SHARED_PREPROCESSING = ('mean', 'std', 'bgr_to_rgb', 'rgb_to_bgr')
 
 
-def _resolve_config_path(path: str) -> str:
-    """A config path as given, or relative to the repository root."""
-    if osp.isfile(path):
-        return path
-    in_repo = osp.join(REPO_ROOT, path)
-    if not osp.isabs(path) and osp.isfile(in_repo):
-        return in_repo
-    raise FileNotFoundError(f'KDAMDistiller: teacher_cfg {path!r} does not exist.')
+def _missing_path_message(what: str, path: str) -> str:
+    return (f'KDAMDistiller: {what} {path!r} does not exist (looked for '
+            f'{osp.abspath(path)}; a relative path is relative to the working directory, '
+            'as data_root and load_from).')
+
+
+def teacher_model_cfg(teacher_cfg: Union[str, dict, Config]) -> dict:
+    """The teacher's model config from ``teacher_cfg``.
+
+    Args:
+        teacher_cfg: The teacher's config file (its ``model`` is the teacher;
+            relative paths are relative to the working directory, like every
+            OpenMMLab path), a loaded :class:`~mmengine.config.Config` or a
+            config dict with a ``model``, or the teacher's model config itself
+            (a dict with a ``type``).
+    """
+    if isinstance(teacher_cfg, (str, os.PathLike)):
+        path = os.fspath(teacher_cfg)
+        if not osp.isfile(path):
+            raise FileNotFoundError(_missing_path_message('teacher_cfg', path))
+        teacher_cfg = Config.fromfile(path)
+    if isinstance(teacher_cfg, Config):
+        if 'model' not in teacher_cfg:
+            raise KeyError(f'KDAMDistiller: teacher_cfg {teacher_cfg.filename!r} has no `model`.')
+        return teacher_cfg.model
+    if isinstance(teacher_cfg, dict):
+        if 'type' in teacher_cfg:
+            return teacher_cfg
+        if 'model' in teacher_cfg:
+            return teacher_cfg['model']
+        raise KeyError('KDAMDistiller: teacher_cfg is a dict with neither `type` (a model '
+                       f'config) nor `model` (a full config): keys {sorted(teacher_cfg)}.')
+    raise TypeError('KDAMDistiller: teacher_cfg must be a config file path, a Config or a '
+                    f'dict, got {type(teacher_cfg).__name__}.')
 
 
 def _last_checkpoint(work_dir: str) -> str:
@@ -65,12 +91,14 @@ class KDAMDistiller(BaseModel):
     Args:
         student: Config of the student, a multi-task segmentor with
             ``forward_tasks`` / ``loss_by_task_logits`` / ``predict``.
-        teacher: Config of the teacher model. Give this or ``teacher_cfg``.
-        teacher_cfg: Path of a config file whose ``model`` is the teacher
-            (the teacher's own training config).
+        teacher_cfg: The teacher: the path of its own training config (whose
+            ``model`` is the teacher), a loaded config, or its model config
+            dict (see :func:`teacher_model_cfg`). Paths are relative to the
+            working directory, as ``data_root`` / ``load_from``.
         teacher_ckpt: Checkpoint of the trained teacher (loaded with
             ``weights_only=True``; keys must fit exactly), or the teacher's
-            work dir, whose ``last_checkpoint`` file names it.
+            work dir, whose ``last_checkpoint`` file names it; relative to
+            the working directory, like ``teacher_cfg``.
         distill_losses: ``{task: loss config}``, e.g.
             ``dict(semseg=dict(type='CSDivergenceLoss', mode='channel'))``.
             Each task must be a task of teacher and student.
@@ -85,8 +113,7 @@ class KDAMDistiller(BaseModel):
 
     def __init__(self,
                  student: dict,
-                 teacher: Optional[dict] = None,
-                 teacher_cfg: Optional[str] = None,
+                 teacher_cfg: Union[str, dict, Config],
                  teacher_ckpt: Optional[str] = None,
                  distill_losses: Optional[Dict[str, dict]] = None,
                  alpha: float = 1.0,
@@ -99,13 +126,14 @@ class KDAMDistiller(BaseModel):
             data_preprocessor = student.get('data_preprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
-        teacher_model_cfg = self._teacher_model_cfg(teacher, teacher_cfg)
-        self._check_preprocessing(data_preprocessor, teacher_model_cfg)
+        teacher_model_config = teacher_model_cfg(teacher_cfg)
+        self._check_preprocessing(data_preprocessor, teacher_model_config)
         # The teacher never trains, so SyncBN would only need a process group.
-        teacher_model = revert_sync_batchnorm(MODELS.build(teacher_model_cfg))
+        teacher_model = revert_sync_batchnorm(MODELS.build(teacher_model_config))
         self._check_tasks(teacher_model)
         self.teacher_ckpt = teacher_ckpt
-        self._load_teacher(teacher_model, teacher_ckpt, allow_untrained_teacher, teacher_cfg)
+        self._load_teacher(teacher_model, teacher_ckpt, allow_untrained_teacher,
+                           teacher_cfg if isinstance(teacher_cfg, (str, os.PathLike)) else None)
         teacher_model.requires_grad_(False)
         teacher_model.eval()
         # Outside the module tree on purpose (see the class docstring).
@@ -130,19 +158,6 @@ class KDAMDistiller(BaseModel):
         }
 
     # ------------------------------------------------------------ building
-    @staticmethod
-    def _teacher_model_cfg(teacher: Optional[dict], teacher_cfg: Optional[str]) -> dict:
-        if (teacher is None) == (teacher_cfg is None):
-            raise ValueError('KDAMDistiller: give exactly one of `teacher` (a model config) '
-                             'and `teacher_cfg` (a config file path), got '
-                             f'teacher={teacher!r}, teacher_cfg={teacher_cfg!r}.')
-        if teacher is not None:
-            return teacher
-        cfg = Config.fromfile(_resolve_config_path(teacher_cfg))
-        if 'model' not in cfg:
-            raise KeyError(f'KDAMDistiller: teacher_cfg {teacher_cfg!r} has no `model`.')
-        return cfg.model
-
     @staticmethod
     def _check_preprocessing(data_preprocessor: Optional[dict], teacher_cfg: dict) -> None:
         teacher_pre = teacher_cfg.get('data_preprocessor')
@@ -190,8 +205,9 @@ class KDAMDistiller(BaseModel):
                 raise ValueError('KDAMDistiller: teacher_ckpt is not set; a KDAM student needs '
                                  f'a trained teacher: {how}set model.teacher_ckpt '
                                  '(allow_untrained_teacher=True is for tests only).')
-            raise FileNotFoundError(f'KDAMDistiller: teacher_ckpt {ckpt!r} does not exist; '
-                                    f'{how}set model.teacher_ckpt to the trained teacher.')
+            advice = f'{how}set model.teacher_ckpt to the trained teacher.'
+            raise FileNotFoundError(_missing_path_message('teacher_ckpt', ckpt) + ' ' +
+                                    advice[0].upper() + advice[1:])
         checkpoint = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
         state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint,
                                                                        dict) else None
