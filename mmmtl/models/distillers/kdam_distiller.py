@@ -1,6 +1,6 @@
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -105,6 +105,9 @@ class KDAMDistiller(BaseModel):
         alpha: Factor on the student's task losses.
         beta: Factor on every distillation term.
         distill_task_weights: ``{task: w_n}``; 1 for unlisted tasks.
+        distill_aux: Also distil the student's auxiliary outputs (initial /
+            multi-scale predictions of decoders such as ATRC, InvPT), each
+            against the teacher's output of the same name or its final logits.
         allow_untrained_teacher: Use a randomly initialised teacher when
             ``teacher_ckpt`` is None or does not exist (tests, benchmarks).
         data_preprocessor: Defaults to the student's.
@@ -119,6 +122,7 @@ class KDAMDistiller(BaseModel):
                  alpha: float = 1.0,
                  beta: float = 1.0,
                  distill_task_weights: Optional[Dict[str, float]] = None,
+                 distill_aux: bool = False,
                  allow_untrained_teacher: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -139,6 +143,7 @@ class KDAMDistiller(BaseModel):
         # Outside the module tree on purpose (see the class docstring).
         object.__setattr__(self, '_teacher', teacher_model)
 
+        self.distill_aux = distill_aux
         self.alpha = float(alpha)
         self.beta = float(beta)
         distill_losses = distill_losses or {}
@@ -269,31 +274,55 @@ class KDAMDistiller(BaseModel):
 
     def teacher_logits(self, inputs: Tensor) -> Dict[str, Tensor]:
         """``{task: (N, C, H, W) logits}`` of the frozen teacher, without grad."""
+        return self.teacher_outputs(inputs)[0]
+
+    def teacher_outputs(self, inputs: Tensor, with_aux: bool = False
+                        ) -> Tuple[Dict[str, Tensor], Dict[str, Dict[str, Tensor]]]:
+        """The teacher's final logits and, when ``with_aux``, its auxiliary
+        outputs ``{aux name: {task: logits}}`` (else ``{}``), without grad."""
         with torch.no_grad():
-            return self._teacher.forward_tasks(inputs)
+            if with_aux and hasattr(self._teacher, 'forward_tasks_with_aux'):
+                return self._teacher.forward_tasks_with_aux(inputs)
+            return self._teacher.forward_tasks(inputs), {}
 
     def loss(self, inputs: Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """Task losses of the student plus the distillation terms.
+
+        The student's auxiliary outputs (deep supervision of decoders such as
+        ATRC or InvPT) always get their task losses; with ``distill_aux`` they
+        are distilled too, logged as ``loss_kd_<task>_<aux name>_<term>``.
 
         Args:
             inputs: (N, 3, H, W) preprocessed images.
             data_samples: Samples holding the ``gt_*`` maps of every task.
         """
-        teacher_logits = self.teacher_logits(inputs)
-        student_logits = self.student.forward_tasks(inputs)
+        teacher_logits, teacher_aux = self.teacher_outputs(inputs, with_aux=self.distill_aux)
+        student_logits, student_aux = self.student.forward_tasks_with_aux(inputs)
         losses = {
             name: self.alpha * value if name.startswith('loss') and self.alpha != 1 else value
-            for name, value in self.student.loss_by_task_logits(student_logits,
-                                                                data_samples).items()
+            for name, value in self.student.loss_by_task_logits(
+                student_logits, data_samples, student_aux).items()
         }
-        for task, distill_loss in self.distill_losses.items():
-            valid_mask = None
-            if distill_loss.ignore_invalid:
-                valid_mask = self._valid_mask(task, data_samples, student_logits[task].device)
-            terms = distill_loss(student_logits[task], teacher_logits[task], valid_mask)
-            weight = self.beta * self.distill_task_weights[task]
-            for term, value in terms.items():  # no graph node for a weight of 1
-                losses[f'loss_kd_{task}_{term}'] = value if weight == 1 else weight * value
+        valid_masks = {
+            task: self._valid_mask(task, data_samples, student_logits[task].device)
+            for task, distill_loss in self.distill_losses.items() if distill_loss.ignore_invalid
+        }
+        pairs = [('', student_logits, teacher_logits)]
+        if self.distill_aux:
+            # An auxiliary output is matched with the teacher's output of the same
+            # name, else with the teacher's final logits.
+            pairs += [(f'_{name}', logits, teacher_aux.get(name, teacher_logits))
+                      for name, logits in student_aux.items()]
+        for suffix, student_outputs, teacher_outputs in pairs:
+            for task, distill_loss in self.distill_losses.items():
+                if task not in student_outputs:
+                    continue
+                terms = distill_loss(student_outputs[task], teacher_outputs[task],
+                                     valid_masks.get(task))
+                weight = self.beta * self.distill_task_weights[task]
+                for term, value in terms.items():  # no graph node for a weight of 1
+                    losses[f'loss_kd_{task}{suffix}_{term}'] = (value if weight == 1 else
+                                                               weight * value)
         return losses
 
     @staticmethod
