@@ -129,4 +129,4 @@ def test_decoder_and_task_heads_are_exclusive():
         MODELS.build(dict(segmentor(decoder=dict(type='_TwoStageDecoder')),
                           task_heads=dict(depth=dict())))
     with pytest.raises(TypeError, match='not a BaseMultiTaskDecoder'):
-        MODELS.build(segmentor(decoder=dict(type='MultiTaskCrossEntropyLoss')))
+        MODELS.build(dict(segmentor(decoder=dict(type='MultiScaleConcatNeck', in_channels=[8]))))
