@@ -1,9 +1,7 @@
-import os
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
@@ -28,6 +26,7 @@ from mmmtl.evaluation.functional import (
 )
 from mmmtl.registry import METRICS
 from mmmtl.utils.tasks import check_tasks, get_task_spec
+from mmmtl.visualization.prediction_files import save_task_prediction
 
 # Output folder of each task's exported predictions.
 EXPORT_DIRS = dict(semseg='semseg', human_parts='human_parts', saliency='saliency',
@@ -132,19 +131,8 @@ class MultiTaskMetric(BaseMetric):
         return osp.splitext(osp.basename(sample.get('img_path', 'unknown')))[0]
 
     def _export(self, task: str, name: str, pred: np.ndarray) -> None:
-        folder = osp.join(self.output_dir, EXPORT_DIRS[task])
-        os.makedirs(folder, exist_ok=True)
-        kind = get_task_spec(task).kind
-        if task == 'depth':
-            np.save(osp.join(folder, f'{name}.npy'), pred[0].astype(np.float32))
-        elif kind == 'label':
-            cv2.imwrite(osp.join(folder, f'{name}.png'), pred[0].astype(np.uint8))
-        elif kind == 'binary':
-            prob = np.clip(pred[0], 0, 1)
-            cv2.imwrite(osp.join(folder, f'{name}.png'), np.round(prob * 255).astype(np.uint8))
-        else:  # normals, x -> R, y -> G, z -> B
-            rgb = np.round((np.clip(pred.transpose(1, 2, 0), -1, 1) + 1) / 2 * 255)
-            cv2.imwrite(osp.join(folder, f'{name}.png'), rgb[..., ::-1].astype(np.uint8))
+        save_task_prediction(task, pred, osp.join(self.output_dir, EXPORT_DIRS[task]), name,
+                             depth_png=False)
 
     def _task_statistics(self, task: str, pred: np.ndarray, gt: np.ndarray) -> dict:
         if task in ('semseg', 'human_parts'):
