@@ -7,7 +7,7 @@ edge / saliency probabilities as 8-bit PNG).
 
 Example:
     python demo/image_demo.py demo/demo.png configs/synthetic/kdam_student_synthetic_nyud.py \
-        work_dirs/kdam_student_synthetic_nyud/iter_600.pth --out-dir outputs
+        work_dirs/demo/kdam/iter_600.pth --out-dir outputs
 """
 import argparse
 import os.path as osp

@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
 
-from mmmtl.apis import init_model
+from mmmtl.apis import InferencePipeline, inference_model, init_model
 from mmmtl.deployment import ONNXExportError, export_onnx, onnx_session, run_onnx
 from mmmtl.utils import get_task_spec
 
@@ -139,3 +140,23 @@ def test_unsupported_op_names_the_op_and_the_module(tmp_path):
 def test_export_rejects_a_model_without_forward_tasks(tmp_path):
     with pytest.raises(TypeError, match='Conv2d has none'):
         export_onnx(nn.Conv2d(3, 3, 1), str(tmp_path / 'x.onnx'), SHAPE)
+
+
+def test_onnx_logits_decode_like_inference_model(synthetic_nyud_root, tmp_path):
+    """The documented recipe: preprocess, run the graph, decode with postprocess_result."""
+    model = seeded_model('configs/synthetic/kdam_student_synthetic_nyud.py')
+    image = str(synthetic_nyud_root / 'images' / 'val_00000.png')  # 48 x 64, padded to 64 x 64
+    onnx_file = str(tmp_path / 'student.onnx')
+    export_onnx(model, onnx_file, (64, 64))
+    data = model.data_preprocessor(pseudo_collate([InferencePipeline(model.cfg,
+                                                                      model.tasks)(image)]))
+    assert tuple(data['inputs'].shape) == (1, 3, 64, 64)
+    outputs = run_onnx(onnx_session(onnx_file), data['inputs'])
+    decoded = model.postprocess_result({t: torch.from_numpy(v) for t, v in outputs.items()},
+                                       data['data_samples'])[0]
+    expected = inference_model(model, image)
+    np.testing.assert_array_equal(decoded.pred_sem_seg.data.numpy(),
+                                  expected.pred_sem_seg.data.numpy())
+    for key in ('pred_depth', 'pred_normal', 'pred_edge'):
+        np.testing.assert_allclose(decoded.get(key).data.numpy(), expected.get(key).data.numpy(),
+                                   rtol=1e-3, atol=1e-4, err_msg=key)
