@@ -179,10 +179,10 @@ def init_model(config: ConfigType,
     meta = {}
     if checkpoint is not None:
         meta = load_model_checkpoint(model, str(checkpoint), cfg.filename or '<config>')
+    if torch.device(device).type == 'cpu':  # SyncBN needs a process group
+        model = revert_sync_batchnorm(model)
     model.cfg = cfg
     model.dataset_meta = _dataset_meta(cfg, meta)
-    if torch.device(device).type == 'cpu':
-        model = revert_sync_batchnorm(model)
     model.to(device)
     model.eval()
     return model
