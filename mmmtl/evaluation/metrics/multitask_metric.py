@@ -1,4 +1,3 @@
-import os
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
@@ -12,8 +11,9 @@ from prettytable import PrettyTable
 from mmmtl.evaluation.functional import DEFAULT_THRESHOLDS, HIGHER_IS_BETTER, delta_m
 from mmmtl.registry import METRICS
 from mmmtl.utils.tasks import check_tasks, get_task_spec
+from mmmtl.visualization.prediction_files import save_task_prediction
 
-from .task_evaluators import TASK_EVALUATORS, export_path_stem
+from .task_evaluators import TASK_EVALUATORS
 
 
 def _to_numpy(data: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
@@ -114,9 +114,8 @@ class MultiTaskMetric(BaseMetric):
         return osp.splitext(osp.basename(sample.get('img_path', 'unknown')))[0]
 
     def _export(self, task: str, name: str, pred: np.ndarray) -> None:
-        stem = export_path_stem(self.output_dir, task, name)
-        os.makedirs(osp.dirname(stem), exist_ok=True)
-        TASK_EVALUATORS[get_task_spec(task).evaluator].export(stem, pred)
+        save_task_prediction(task, pred, osp.join(self.output_dir, task), name,
+                             depth_png=False)
 
     def _task_statistics(self, task: str, pred: np.ndarray, gt: np.ndarray) -> dict:
         return TASK_EVALUATORS[get_task_spec(task).evaluator].statistics(task, pred, gt, self)

@@ -1,15 +1,13 @@
-"""Per-task evaluation: statistics of one image, their reduction, the export format.
+"""Per-task evaluation: statistics of one image and their reduction.
 
 :class:`MultiTaskMetric` looks a task's evaluator up by ``TaskSpec.evaluator``;
 a new task with a new kind of metric is one class here plus its task entry.
 Only sufficient statistics are kept per image, so results collected across
 ranks reduce to the same numbers as in one process.
 """
-import os.path as osp
 from abc import ABCMeta, abstractmethod
 from typing import Dict, List
 
-import cv2
 import numpy as np
 
 from mmmtl.evaluation.functional import (
@@ -43,10 +41,6 @@ class TaskEvaluator(metaclass=ABCMeta):
     def reduce(self, task: str, stats: List[dict], metric) -> Dict[str, float]:
         """``{metric name: value}`` from the statistics of every image."""
 
-    def export(self, path_stem: str, pred: np.ndarray) -> None:
-        """Write the prediction: a PNG of the (C, H, W) map by default."""
-        cv2.imwrite(f'{path_stem}.png', pred[0].astype(np.uint8))
-
 
 class SegmentationEvaluator(TaskEvaluator):
     """mIoU and pixel accuracy (%) from the dataset's confusion matrix."""
@@ -72,9 +66,6 @@ class DepthEvaluator(TaskEvaluator):
         return {key: value * (100 if key == 'delta1' else 1)
                 for key, value in depth_metrics(total).items()}
 
-    def export(self, path_stem: str, pred: np.ndarray) -> None:
-        np.save(f'{path_stem}.npy', pred[0].astype(np.float32))
-
 
 class NormalEvaluator(TaskEvaluator):
     """Angle mean / median / rmse (degrees) and % within 11.25, 22.5, 30."""
@@ -86,21 +77,8 @@ class NormalEvaluator(TaskEvaluator):
         total = {key: np.sum([s[key] for s in stats], axis=0) for key in stats[0]}
         return dict(normal_metrics(total))
 
-    def export(self, path_stem: str, pred: np.ndarray) -> None:
-        """8-bit RGB PNG of (n + 1) / 2: x -> R, y -> G, z -> B."""
-        rgb = np.round((np.clip(pred.transpose(1, 2, 0), -1, 1) + 1) / 2 * 255)
-        cv2.imwrite(f'{path_stem}.png', rgb[..., ::-1].astype(np.uint8))
 
-
-class ProbabilityExport(TaskEvaluator, metaclass=ABCMeta):
-    """Binary tasks: the probability map as an 8-bit PNG."""
-
-    def export(self, path_stem: str, pred: np.ndarray) -> None:
-        prob = np.clip(pred[0], 0, 1)
-        cv2.imwrite(f'{path_stem}.png', np.round(prob * 255).astype(np.uint8))
-
-
-class SaliencyEvaluator(ProbabilityExport):
+class SaliencyEvaluator(TaskEvaluator):
     """maxF (beta^2 = 0.3) and mIoU (%) over thresholds."""
 
     def statistics(self, task, pred, gt, metric) -> dict:
@@ -111,7 +89,7 @@ class SaliencyEvaluator(ProbabilityExport):
         return {key: 100 * value for key, value in saliency_metrics(total).items()}
 
 
-class BoundaryEvaluator(ProbabilityExport):
+class BoundaryEvaluator(TaskEvaluator):
     """odsF, oisF, AP (%) by the SEISM protocol; 255 in the gt is ignored."""
 
     def statistics(self, task, pred, gt, metric) -> dict:
@@ -133,7 +111,3 @@ TASK_EVALUATORS: Dict[str, TaskEvaluator] = dict(
     boundary=BoundaryEvaluator(),
 )
 
-
-def export_path_stem(output_dir: str, task: str, name: str) -> str:
-    """``<output_dir>/<task>/<name>`` (the file extension is the evaluator's)."""
-    return osp.join(output_dir, task, name)
