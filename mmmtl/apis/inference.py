@@ -107,21 +107,14 @@ def load_model_checkpoint(model: nn.Module, filename: str,
             raise FileNotFoundError(f'Checkpoint {filename!r} does not exist.')
         checkpoint = torch.load(filename, map_location='cpu', weights_only=True)
     state = checkpoint_state_dict(checkpoint, filename)
-    from mmmtl.models.utils import key_list, shape_mismatches
+    from mmmtl.models.segmentors.multitask_encoder_decoder import upgrade_state_dict
+    from mmmtl.models.utils import state_dict_problems
+    upgrade_state_dict(state)  # checkpoints written before decoders existed
     expected = model.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    mismatched = shape_mismatches(expected, state)
-    if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f'missing keys: {key_list(missing)}')
-        if unexpected:
-            problems.append(f'unexpected keys: {key_list(unexpected)}')
-        if mismatched:
-            problems.append(f'shape mismatch (checkpoint vs model): {key_list(mismatched)}')
+    problems = state_dict_problems(expected, state)
+    if problems:
         heads = [
-            sorted({key.split('.')[1] for key in keys if key.startswith('task_heads.')})
+            sorted({key.split('.')[2] for key in keys if key.startswith('decoder.task_heads.')})
             for keys in (state, expected)
         ]
         if heads[0] != heads[1]:

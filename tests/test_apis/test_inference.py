@@ -183,10 +183,10 @@ def test_checkpoint_that_does_not_fit_the_config(tmp_path):
     # A pascal checkpoint on the nyud config: other tasks (missing / unexpected heads).
     pascal = init_model(cfg_path(PASCAL_CFG))
     torch.save(dict(state_dict=pascal.state_dict()), path)
-    with pytest.raises(ValueError, match='missing keys: .*task_heads.depth') as info:
+    with pytest.raises(ValueError, match='missing keys: .*decoder.task_heads.depth') as info:
         init_model(cfg_path(STUDENT_CFG), str(path))
     message = str(info.value)
-    assert 'unexpected keys: task_heads.human_parts' in message
+    assert 'unexpected keys: decoder.task_heads.human_parts' in message
     assert "the checkpoint has task heads ['edge', 'human_parts', 'normal', 'saliency', " \
         "'semseg'], the config ['depth', 'edge', 'normal', 'semseg']" in message
 

@@ -16,7 +16,7 @@ from mmmtl.utils.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
-from ..utils import key_list, shape_mismatches
+from ..utils import state_dict_problems
 
 # Data-preprocessor settings that must agree between the teacher's training
 # config and the distiller: both networks see the same normalised batch.
@@ -223,18 +223,8 @@ class KDAMDistiller(BaseModel):
                 state = {key[len(prefix):]: value for key, value in state.items()}
         upgrade_state_dict(state)  # checkpoints written before decoders existed
         expected = teacher.state_dict()
-        missing = [key for key in expected if key not in state]
-        unexpected = [key for key in state if key not in expected]
-        mismatched = shape_mismatches(expected, state)
-        if missing or unexpected or mismatched:
-            problems = []
-            if missing:
-                problems.append(f'missing keys: {key_list(missing)}')
-            if unexpected:
-                problems.append(f'unexpected keys: {key_list(unexpected)}')
-            if mismatched:
-                problems.append(f'shape mismatch (checkpoint vs model): '
-                                f'{key_list(mismatched)}')
+        problems = state_dict_problems(expected, state)
+        if problems:
             raise ValueError(f'KDAMDistiller: teacher_ckpt {ckpt!r} does not fit the teacher '
                              f'model {type(teacher).__name__}: ' + '; '.join(problems))
         teacher.load_state_dict(state, strict=True)
