@@ -8,6 +8,7 @@ from .pretrained_fit import (
 )
 
 __all__ = [
-    'check_pretrained_fit', 'key_list', 'pretrained_state_dict', 'shape_mismatches', 'state_dict_problems',
+    'check_pretrained_fit', 'key_list', 'pretrained_state_dict', 'shape_mismatches',
+    'state_dict_problems',
     'verify_backbone_pretrained'
 ]
