@@ -5,7 +5,9 @@ Prints two FLOP counts:
   normalisation modules plus element-wise activations, counted by forward
   hooks as mmcv 1.x / ptflops ``get_model_complexity_info`` do; attention
   matmuls and functional interpolation are not counted. This is the figure
-  the KDAM paper (Table 1) reports.
+  the KDAM paper (Table 1) reports. Deformable convolutions count as
+  convolutions plus their bilinear sampling (:func:`deform_conv_macs`), and
+  DeMT's task attention counts its four projections.
 - ``FLOPs (full, fvcore)``: every operator fvcore traces, through
   ``mmengine.analysis.FlopAnalyzer`` (matmuls of the attention included).
 
@@ -13,7 +15,7 @@ Example:
     python tools/analysis_tools/get_flops.py configs/mtl/swinT_nyud.py --shape 425 560
 """
 import argparse
-from typing import Dict, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -61,6 +63,101 @@ def _mac_hook(counter: Dict[str, int]):
     return hook
 
 
+# --- Deformable convolution ---------------------------------------------------
+
+
+def deform_conv_macs(input_shape: Sequence[int], weight_shape: Sequence[int],
+                     output_shape: Sequence[int], with_bias: bool = True,
+                     with_mask: bool = False) -> int:
+    """MACs of a 2-D deformable convolution.
+
+    At every output location: the weights of a regular convolution
+    (``C_out * C_in / groups * kh * kw``), the bilinear sampling of the
+    ``C_in * kh * kw`` input values it reads (4 weighted taps each), one
+    multiplication per sampled value by its mask for modulated (v2)
+    deformable convolution, and the bias. Offsets (and masks) are counted
+    where they are computed (usually an ordinary convolution).
+
+    Args:
+        input_shape: (N, C_in, H, W).
+        weight_shape: (C_out, C_in / groups, kh, kw).
+        output_shape: (N, C_out, H_out, W_out).
+    """
+    batch, in_channels = input_shape[:2]
+    out_channels, in_per_group, kernel_h, kernel_w = weight_shape
+    locations = batch * output_shape[2] * output_shape[3]
+    samples = locations * in_channels * kernel_h * kernel_w
+    macs = locations * out_channels * in_per_group * kernel_h * kernel_w + 4 * samples
+    if with_mask:
+        macs += samples
+    if with_bias:
+        macs += locations * out_channels
+    return int(macs)
+
+
+def _deform_conv2d_jit_handle(inputs: list, outputs: list) -> int:
+    """fvcore handle of ``torchvision::deform_conv2d``.
+
+    Its inputs: input, weight, offset, mask, bias, stride (2), padding (2),
+    dilation (2), weight groups, offset groups, use_mask. torchvision passes
+    a zero bias when there is none, which is still added.
+    """
+    from mmengine.analysis.jit_handles import get_shape
+    return deform_conv_macs(get_shape(inputs[0]), get_shape(inputs[1]), get_shape(outputs[0]),
+                            with_bias=True, with_mask=bool(inputs[13].toIValue()))
+
+
+def _deform_conv_module_counters() -> Dict[type, Callable]:
+    """Deformable convolution modules: mmmtl's, torchvision's and mmcv's."""
+    import torchvision.ops
+    from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
+
+    from mmmtl.models.layers import ChannelDeformConv2d
+
+    def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+        modulated = isinstance(module, ModulatedDeformConv2d) or (
+            isinstance(module, torchvision.ops.DeformConv2d) and len(inputs) > 2
+            and inputs[2] is not None)
+        return deform_conv_macs(inputs[0].shape, module.weight.shape, output.shape,
+                                with_bias=getattr(module, 'bias', None) is not None,
+                                with_mask=modulated)
+
+    return {
+        ChannelDeformConv2d: count,
+        torchvision.ops.DeformConv2d: count,
+        DeformConv2d: count,
+        ModulatedDeformConv2d: count,
+    }
+
+
+# --- DeMT's task attention -----------------------------------------------------
+
+
+def _task_attention_module_counters() -> Dict[type, Callable]:
+    """DeMT's :class:`TaskAttention`.
+
+    Counted here: the key and value projections it applies on the query side
+    (C x C each per query, plus the bias terms). Its query and output
+    projections are ``nn.Linear`` modules, counted as such; the attention
+    matmuls are not counted (the paper convention).
+    """
+    from mmmtl.models.layers import TaskAttention
+
+    def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+        queries = inputs[0].numel() // module.embed_dims
+        return queries * (2 * module.embed_dims**2 + 2 * module.embed_dims)
+
+    return {TaskAttention: count}
+
+
+def _extra_module_counters() -> Dict[type, Callable]:
+    """Module types counted by a dedicated rule: ``{type: fn(module, inputs, output)}``."""
+    counters = {}
+    counters.update(_deform_conv_module_counters())
+    counters.update(_task_attention_module_counters())
+    return counters
+
+
 def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     """MACs of conv / linear / norm / activation modules for one forward."""
     counter = {'macs': 0}
@@ -68,6 +165,19 @@ def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
         m.register_forward_hook(_mac_hook(counter)) for m in model.modules()
         if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear) + _NORMS + _ACTIVATIONS)
     ]
+    extra = _extra_module_counters()
+
+    def extra_hook(count: Callable):
+
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            counter['macs'] += int(count(module, inputs, output))
+
+        return hook
+
+    for module in model.modules():
+        count = next((fn for cls, fn in extra.items() if isinstance(module, cls)), None)
+        if count is not None:
+            handles.append(module.register_forward_hook(extra_hook(count)))
     with torch.no_grad():
         model(inputs)
     for handle in handles:
@@ -78,6 +188,7 @@ def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
 def full_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     from mmengine.analysis import FlopAnalyzer
     analyzer = FlopAnalyzer(model, inputs)
+    analyzer.set_op_handle('torchvision::deform_conv2d', _deform_conv2d_jit_handle)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     return int(analyzer.total())

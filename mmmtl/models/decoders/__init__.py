@@ -1,4 +1,5 @@
 from .base_decoder import BaseMultiTaskDecoder, build_decoder
+from .demt import DeMTDecoder
 from .independent_heads_decoder import IndependentHeadsDecoder
 
-__all__ = ['BaseMultiTaskDecoder', 'IndependentHeadsDecoder', 'build_decoder']
+__all__ = ['BaseMultiTaskDecoder', 'DeMTDecoder', 'IndependentHeadsDecoder', 'build_decoder']
