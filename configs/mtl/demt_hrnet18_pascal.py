@@ -4,14 +4,15 @@
 # total batch 8 (1 image x 8 GPUs), SyncBN: bash tools/dist_train.sh <this config> 8
 _base_ = [
     '../_base_/models/mtl_hrnet18.py',
-    '../_base_/models/demt_pascal.py',
+    '../_base_/models/demt_hrnet18_pascal.py',
     '../_base_/datasets/pascal_context_mtl_demt.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_40k.py',
     '../_base_/st_references.py'
 ]
 model = dict(
-    decoder={{_base_.decoder_hrnet18}},
+    decoder={{_base_.decoder}},
+    shared_head_cfg=None,  # the backbone base's head settings: no heads here
 )
 train_dataloader = dict(batch_size=1)  # x 8 GPUs = the total batch 8
 val_evaluator = dict(type='MultiTaskMetric', tasks=['semseg', 'human_parts', 'saliency', 'normal', 'edge'], edge_max_dist=0.0075, st_reference={{_base_.pascal_hrnet18_st}})

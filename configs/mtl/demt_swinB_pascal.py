@@ -21,6 +21,7 @@ model = dict(
             'upernet_swin_base_patch4_window7_512x512_160k_ade20k_pretrain_224x224_22K/'
             'upernet_swin_base_patch4_window7_512x512_160k_ade20k_pretrain_224x224_22K_20210526_211650-762e2178.pth')),
     decoder={{_base_.decoder}},
+    shared_head_cfg=None,  # the backbone base's head settings: no heads here
 )
 train_dataloader = dict(batch_size=1)  # x 8 GPUs = the total batch 8
 val_evaluator = dict(type='MultiTaskMetric', tasks=['semseg', 'human_parts', 'saliency', 'normal', 'edge'], edge_max_dist=0.0075)

@@ -20,6 +20,7 @@ model = dict(
             'upernet_swin_small_patch4_window7_512x512_160k_ade20k_pretrain_224x224_1K/'
             'upernet_swin_small_patch4_window7_512x512_160k_ade20k_pretrain_224x224_1K_20210526_192015-ee2fff1c.pth')),
     decoder={{_base_.decoder}},
+    shared_head_cfg=None,  # the backbone base's head settings: no heads here
 )
 train_dataloader = dict(batch_size=1)  # x 8 GPUs = the total batch 8
 val_evaluator = dict(type='MultiTaskMetric', tasks=['semseg', 'depth', 'normal', 'edge'], edge_max_dist=0.011, st_reference={{_base_.nyud_swinS_st}})

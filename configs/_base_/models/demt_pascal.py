@@ -17,5 +17,3 @@ decoder = dict(
     num_heads=4,
     mixer_depth=1,
     norm_cfg=dict(type='SyncBN', requires_grad=True))
-# HRNet18: d = 128 gives the authors' published HRNet18 size.
-decoder_hrnet18 = dict(decoder, embed_dims=128)
