@@ -64,7 +64,9 @@ class KDAMDistiller(BaseModel):
 
     Args:
         student: Config of the student, a multi-task segmentor with
-            ``forward_tasks`` / ``loss_by_task_logits`` / ``predict``.
+            ``forward_tasks_with_aux`` / ``loss_by_task_logits`` / ``predict``
+            (its auxiliary outputs, e.g. ATRC's initial predictions, keep
+            their own losses).
         teacher: Config of the teacher model. Give this or ``teacher_cfg``.
         teacher_cfg: Path of a config file whose ``model`` is the teacher
             (the teacher's own training config).
@@ -158,8 +160,10 @@ class KDAMDistiller(BaseModel):
                     f'trained with {theirs!r}; both networks see the same input batch.')
 
     def _check_tasks(self, teacher: nn.Module) -> None:
-        for name, model in (('student', self.student), ('teacher', teacher)):
-            for attr in ('tasks', 'forward_tasks'):
+        student_attrs = ('tasks', 'forward_tasks', 'forward_tasks_with_aux', 'loss_by_task_logits')
+        for name, model, attrs in (('student', self.student, student_attrs),
+                                   ('teacher', teacher, ('tasks', 'forward_tasks'))):
+            for attr in attrs:
                 if not hasattr(model, attr):
                     raise TypeError(f'KDAMDistiller: the {name} ({type(model).__name__}) has no '
                                     f'`{attr}`; use a multi-task segmentor such as '
@@ -264,11 +268,13 @@ class KDAMDistiller(BaseModel):
             data_samples: Samples holding the ``gt_*`` maps of every task.
         """
         teacher_logits = self.teacher_logits(inputs)
-        student_logits = self.student.forward_tasks(inputs)
+        # The student's auxiliary outputs (e.g. ATRC's initial predictions)
+        # keep their own supervision: they are part of its task loss L_mt.
+        student_logits, student_aux = self.student.forward_tasks_with_aux(inputs)
         losses = {
             name: self.alpha * value if name.startswith('loss') and self.alpha != 1 else value
-            for name, value in self.student.loss_by_task_logits(student_logits,
-                                                                data_samples).items()
+            for name, value in self.student.loss_by_task_logits(
+                student_logits, data_samples, student_aux).items()
         }
         for task, distill_loss in self.distill_losses.items():
             valid_mask = None

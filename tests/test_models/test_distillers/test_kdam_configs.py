@@ -48,7 +48,7 @@ def random_batch(student, batch: int = 1) -> dict:
         for task in student.tasks:
             spec = get_task_spec(task)
             if spec.kind == 'label':
-                gt = torch.randint(0, student.task_heads[task].out_channels, (1, *SIZE),
+                gt = torch.randint(0, student.task_channels[task], (1, *SIZE),
                                    generator=gen)
             elif spec.kind == 'binary':
                 gt = torch.randint(0, 2, (1, *SIZE), generator=gen)
