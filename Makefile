@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmmtl-installed
 JOBS   ?= 2
 
-.PHONY: install demo test lint bench clean-demo
+.PHONY: install demo test test-quick lint bench clean-demo
 
 # Idempotent: (re)runs tools/install.sh only when the requirements changed.
 $(STAMP): tools/install.sh setup.py requirements/build.txt requirements/mmcv.txt \
@@ -19,8 +19,14 @@ install: $(STAMP)
 demo: install
 	$(PY) tools/run_demo.py
 
+# Every test, including the end-to-end runs of the tools (marked `slow`). A
+# test file stays on one worker, so the runs a file shares are made once.
 test: install
-	$(PY) -m pytest tests -n $(JOBS) -q -p no:cacheprovider
+	$(PY) -m pytest tests -n $(JOBS) --dist loadfile -q -p no:cacheprovider
+
+# The quick loop while developing: everything but the `slow` end-to-end runs.
+test-quick: install
+	$(PY) -m pytest tests -n $(JOBS) --dist loadfile -q -p no:cacheprovider -m "not slow"
 
 lint: install
 	$(PY) -m ruff check mmmtl tools tests configs

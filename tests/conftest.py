@@ -20,6 +20,16 @@ def _register_all_modules() -> None:
     register_all_modules()
 
 
+@pytest.fixture(autouse=True)
+def _mmmtl_default_scope() -> None:
+    """Every test starts in scope ``mmmtl`` (a test's Runner may switch it)."""
+    from mmengine.registry import DefaultScope
+    current = DefaultScope.get_current_instance()
+    if current is None or current.scope_name != 'mmmtl':
+        from mmmtl.utils import register_all_modules
+        register_all_modules()
+
+
 def _make_root(tmp_path_factory: pytest.TempPathFactory, layout: str,
                seed: int) -> Path:
     from mmmtl.datasets.synthetic import make_synthetic_dataset

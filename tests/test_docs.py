@@ -26,6 +26,9 @@ DOC_FILES = sorted(
 # Commands that are not ours to check (package managers, shell built-ins, ...).
 EXTERNAL = {'pip', 'mim', 'source', 'cd', 'ln', 'mkdir', 'export', 'git', 'srun',
             'sbatch', 'tensorboard', 'ls', 'cat', 'rm', 'cp', 'wget', 'tar', 'unzip'}
+# Docs whose commands run in another folder than the checkout, which they call $MMMTL.
+DOC_CWD = {'docs/own_project.md': 'docs/examples/own_project'}
+CHECKOUT_VAR = '$MMMTL/'
 SHELL_WRAPPERS = {  # script -> (python tool, number of positional args)
     'tools/dist_train.sh': ('tools/train.py', 2),
     'tools/dist_test.sh': ('tools/test.py', 3),
@@ -61,9 +64,10 @@ def load_tool(path: str):
 
 def check_python_tool(tool: str, args: List[str], where: str) -> None:
     assert osp.isfile(osp.join(REPO, tool)), f'{where}: {tool} does not exist'
+    cwd = osp.join(REPO, DOC_CWD.get(where, ''))
     for arg in args:
         if arg.startswith('configs/') and arg.endswith('.py'):
-            assert osp.isfile(osp.join(REPO, arg)), f'{where}: {arg} does not exist'
+            assert osp.isfile(osp.join(cwd, arg)), f'{where}: {arg} does not exist'
     module = load_tool(tool)
     parse = getattr(module, 'parse_args', None)
     assert parse is not None, f'{where}: {tool} has no parse_args()'
@@ -87,6 +91,8 @@ def test_doc_command(where, command):
     words = strip_env(shlex.split(command))
     if not words:
         return
+    if where in DOC_CWD:  # tools are called by their path in the checkout
+        words = [w[len(CHECKOUT_VAR):] if w.startswith(CHECKOUT_VAR) else w for w in words]
     program = osp.basename(words[0])
     if program in EXTERNAL:
         return

@@ -20,7 +20,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -39,7 +39,7 @@ COLUMNS = {
 }
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/synthetic_nyud')
@@ -48,7 +48,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-vis', type=int, default=4,
                         help='validation images painted per model')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument('--max-iters', type=int,
+                        help='training iterations of each model (default: the configs\' '
+                        'schedule); small values give a quick smoke run')
+    return parser.parse_args(argv)
 
 
 def run(cmd: List[str]) -> None:
@@ -68,12 +71,13 @@ def train(config: str, work_dir: str, extra: List[str] = ()) -> str:
     return last_checkpoint(osp.join(ROOT, work_dir))
 
 
-def test(config: str, checkpoint: str, work_dir: str, num_vis: int,
+def test(config: str, checkpoint: str, work_dir: str, data_root: str, num_vis: int,
          num_val: int) -> Dict[str, float]:
     metrics_file = osp.join(work_dir, 'metrics.json')
     interval = max(1, num_val // max(num_vis, 1))
     run([sys.executable, 'tools/test.py', config, checkpoint, '--work-dir', work_dir,
          '--show-dir', 'vis', '--metrics-out', metrics_file, '--cfg-options',
+         f'test_dataloader.dataset.data_root={data_root}',
          f'default_hooks.visualization.interval={interval}'])
     with open(osp.join(ROOT, metrics_file)) as f:
         return json.load(f)
@@ -101,26 +105,30 @@ def main() -> None:
         run([sys.executable, 'tools/misc/make_synthetic_dataset.py', '--layout', 'nyud',
              '--out', args.data_root, '--num-train', str(args.num_train), '--num-val',
              str(args.num_val), '--seed', str(args.seed)])
-    data_opt = [f'train_dataloader.dataset.data_root={args.data_root}',
+    train_opts = [f'train_dataloader.dataset.data_root={args.data_root}',
                 f'val_dataloader.dataset.data_root={args.data_root}',
                 f'test_dataloader.dataset.data_root={args.data_root}']
+    if args.max_iters is not None:
+        train_opts += [f'train_cfg.max_iters={args.max_iters}',
+                     f'train_cfg.val_interval={args.max_iters}',
+                     f'default_hooks.checkpoint.interval={args.max_iters}']
     timings = {}
     runs = {}
     t = time.time()
     runs['teacher (MT, larger)'] = (TEACHER_CFG, osp.join(args.work_dir, 'teacher'),
                                     train(TEACHER_CFG, osp.join(args.work_dir, 'teacher'),
-                                          data_opt))
+                                          train_opts))
     timings['teacher training'] = time.time() - t
     t = time.time()
     runs['student baseline (MT)'] = (STUDENT_CFG, osp.join(args.work_dir, 'student'),
                                      train(STUDENT_CFG, osp.join(args.work_dir, 'student'),
-                                           data_opt))
+                                           train_opts))
     timings['student baseline training'] = time.time() - t
     t = time.time()
     teacher_ckpt = runs['teacher (MT, larger)'][2]
     runs['KDAM student (MT)'] = (KDAM_CFG, osp.join(args.work_dir, 'kdam'),
                                  train(KDAM_CFG, osp.join(args.work_dir, 'kdam'),
-                                       data_opt + [f'model.teacher_ckpt={teacher_ckpt}']))
+                                       train_opts + [f'model.teacher_ckpt={teacher_ckpt}']))
     timings['KDAM student training'] = time.time() - t
     # A KDAM checkpoint holds the student only: turn it into a plain student
     # checkpoint and evaluate it with the student baseline's own config.
@@ -133,8 +141,8 @@ def main() -> None:
     t = time.time()
     results = {}
     for name, (config, work_dir, ckpt) in runs.items():
-        results[name] = test(config, ckpt, osp.join(work_dir, 'test'), args.num_vis,
-                             args.num_val)
+        results[name] = test(config, ckpt, osp.join(work_dir, 'test'), args.data_root,
+                             args.num_vis, args.num_val)
     timings['evaluation of 3 models'] = time.time() - t
 
     table = format_table(results, reference='student baseline (MT)')

@@ -1,4 +1,11 @@
 # DIST KD (Pearson, tau = 1) baseline of paper Table 4: Swin-L teacher, Swin-T student.
-# Same pair and schedule as configs/kdam/swinT_nyud.py, other distillation loss.
-_base_ = ['../kdam/swinT_nyud.py', '../_base_/distillers/dist_nyud.py']
-model = dict(distill_losses={{_base_.dist_losses}})
+# Same pair and schedule as configs/kdam/swinT_nyud.py; the distillation loss
+# is replaced (_delete_: no key of the CS loss is kept):
+# DIST (Huang et al., 2022), 1 - Pearson correlation, inter + intra, tau = 1.
+_base_ = ['../kdam/swinT_nyud.py']
+model = dict(distill_losses=dict(
+    _delete_=True,
+    semseg=dict(type='DISTLoss', mode='channel', tau=1.0),
+    depth=dict(type='DISTLoss', mode='spatial', tau=1.0),
+    normal=dict(type='DISTLoss', mode='spatial', tau=1.0),
+    edge=dict(type='DISTLoss', mode='binary', tau=1.0)))

@@ -10,7 +10,6 @@ _base_ = [
 ]
 model = dict(
     task_heads={{_base_.task_heads}},
-    shared_head_cfg=dict(channels=67),  # HRNet18 heads: 67 = 270 // 4 hidden channels
 )
 train_dataloader = dict(batch_size=1)  # x 8 GPUs = the paper's total batch 8
 val_evaluator = dict(type='MultiTaskMetric', tasks=['semseg', 'depth', 'normal', 'edge'], edge_max_dist=0.011, st_reference={{_base_.nyud_hrnet18_st}})

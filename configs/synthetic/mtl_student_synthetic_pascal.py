@@ -6,20 +6,17 @@ _base_ = [
     '../_base_/models/mtl_swin.py', '../_base_/models/heads_pascal.py',
     '../_base_/datasets/synthetic_pascal.py', '../_base_/default_runtime.py'
 ]
-embed_dims = 24
-head_channels = 32
-norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     backbone=dict(
-        embed_dims=embed_dims,
+        embed_dims=24,
         depths=(1, 1, 2, 1),
         num_heads=(1, 2, 4, 8),
         window_size=4,
         drop_path_rate=0.0,
         init_cfg=None),
-    neck=dict(in_channels=[embed_dims * 2**i for i in range(4)]),
+    neck=dict(in_channels=[24, 48, 96, 192]),
     task_heads={{_base_.task_heads}},
-    shared_head_cfg=dict(channels=head_channels, norm_cfg=norm_cfg))
+    shared_head_cfg=dict(channels=32, norm_cfg=dict(type='BN', requires_grad=True)))
 max_iters = 600
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))

@@ -4,12 +4,19 @@ Each reader takes a file path and returns the map in the pipeline format of
 ``docs/architecture.md``. Readers raise ``FileNotFoundError`` for a missing
 file and ``ValueError`` naming the file for corrupt content, so bad data is
 never silently used.
+
+They follow the reference loaders of MTI-Net / ATRC / InvPT: label PNGs are
+read with Pillow (palette PNGs give their indices), normal PNGs are decoded
+as ``2 * x / 255 - 1`` with every pixel kept, and PASCAL-Context edges are
+the ``skimage.morphology.thin`` of the Laplacian band of ``LabelMap``.
 """
 import os.path as osp
 from typing import Callable, Dict, Optional, Sequence
 
 import cv2
 import numpy as np
+from PIL import Image
+from skimage.morphology import thin
 
 from mmmtl.utils.tasks import IGNORE_INDEX
 
@@ -88,25 +95,46 @@ def check_label_range(label: np.ndarray, num_classes: int, path: str) -> None:
                          f'index {IGNORE_INDEX}')
 
 
-def _to_single_channel(image: np.ndarray, path: str) -> np.ndarray:
-    if image.ndim == 3:
-        if not (image == image[..., :1]).all():
-            raise ValueError(f'expected a single-channel label map in {path}, '
-                             f'got {image.shape[2]} different channels')
-        image = image[..., 0]
-    return image
+def read_index_png(path: str) -> np.ndarray:
+    """The values (H, W) stored in a label PNG, as the reference loaders see them.
+
+    Read with Pillow, like ``np.array(Image.open(path))`` in the MTI-Net /
+    ATRC / InvPT loaders and mmseg's ``LoadAnnotations``: a palette ("P")
+    PNG such as a VOC2012 mask gives its palette indices, a grayscale one its
+    gray values (8 or 16 bit). A colour image is accepted only if its
+    channels are equal (a gray map saved as RGB); colour-coded labels are an
+    error naming the file.
+    """
+    check_file(path, 'annotation')
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            values = np.asarray(image)
+    except (OSError, ValueError, SyntaxError) as error:  # Pillow's decoding errors
+        raise ValueError(f'cannot decode image file {path}: {error}') from None
+    if values.ndim == 3:
+        if not (values == values[..., :1]).all():
+            raise ValueError(
+                f'expected a single-channel label map in {path}, got a {mode} image with '
+                f'{values.shape[2]} different channels; store class indices as a grayscale '
+                'or palette PNG')
+        values = values[..., 0]
+    if values.dtype == bool:  # 1-bit PNG
+        values = values.astype(np.uint8)
+    return values
 
 
 def read_label_png(path: str, num_classes: int, reduce_zero_label: bool = False) -> np.ndarray:
     """Class map (H, W) uint8 with 255 = ignore.
 
     Args:
-        path: PNG file storing class indices.
+        path: PNG file storing class indices (grayscale or palette, see
+            :func:`read_index_png`).
         num_classes: Valid labels are ``[0, num_classes)`` (after reduction).
         reduce_zero_label: NYUD convention: raw 0 is unlabeled (-> 255) and
             raw ``k`` is class ``k - 1``.
     """
-    raw = _to_single_channel(imread_unchanged(path), path).astype(np.int64)
+    raw = read_index_png(path).astype(np.int64)
     if reduce_zero_label:
         label = raw - 1
         label[raw == 0] = IGNORE_INDEX
@@ -121,8 +149,8 @@ def _binarise(values: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def read_binary_png(path: str, threshold: float = 0.) -> np.ndarray:
-    """(H, W) uint8 {0, 1}: pixels above ``threshold`` (raw scale) are 1."""
-    return _binarise(_to_single_channel(imread_unchanged(path), path), threshold)
+    """(H, W) uint8 {0, 1}: stored values (:func:`read_index_png`) above ``threshold`` are 1."""
+    return _binarise(read_index_png(path), threshold)
 
 
 def read_binary_npy(path: str, threshold: float = 0.) -> np.ndarray:
@@ -149,37 +177,40 @@ def read_depth_npy(path: str) -> np.ndarray:
     return depth
 
 
-def sanitise_normals(normal: np.ndarray, path: str, min_norm: float = 0.1) -> np.ndarray:
-    """Unit normals (H, W, 3) float32; vectors shorter than ``min_norm`` -> 0.
+def check_normals(normal: np.ndarray, path: str) -> np.ndarray:
+    """Normals (H, W, 3) float32, values kept as decoded.
 
-    The zero vector marks ignored pixels. Quantised normals are rescaled to
-    unit length.
+    As in the reference loaders, no pixel is dropped or rescaled here: the
+    only ignore marker is the zero vector (a pixel outside
+    ``normal_valid_labels`` on PASCAL, or stored as 0 in a ``.npy``), which
+    losses and metrics leave out; they normalise the vectors themselves.
     """
     if normal.ndim != 3 or normal.shape[2] != 3:
         raise ValueError(f'expected an (H, W, 3) normal map in {path}, '
                          f'got shape {normal.shape}')
     if not np.isfinite(normal).all():
         raise ValueError(f'normal map {path} has non-finite values (NaN or inf)')
-    normal = normal.astype(np.float32)
-    norm = np.linalg.norm(normal, axis=2, keepdims=True)
-    valid = norm > min_norm
-    return np.where(valid, normal / np.maximum(norm, 1e-12), 0).astype(np.float32)
+    return normal.astype(np.float32)
 
 
 def read_normal_png(path: str) -> np.ndarray:
-    """Normals stored as uint8 RGB with ``n = 2 * x / 255 - 1``."""
+    """Normals stored as RGB PNG with ``n = 2 * x / 255 - 1`` (``/ 65535`` for 16 bit).
+
+    An 8-bit value never decodes to 0, so every pixel of a PNG is a valid
+    normal (a gray 127/128 pixel is a short vector pointing somewhere).
+    """
     image = imread_unchanged(path)
     if image.ndim != 3 or image.shape[2] < 3:
         raise ValueError(f'expected a 3-channel normal image in {path}, got '
                          f'shape {image.shape}')
     rgb = image[..., 2::-1].astype(np.float32)  # BGR(A) -> RGB
     scale = 65535. if image.dtype == np.uint16 else 255.
-    return sanitise_normals(2. * rgb / scale - 1., path)
+    return check_normals(2. * rgb / scale - 1., path)
 
 
 def read_normal_npy(path: str) -> np.ndarray:
-    """Normals stored as float (H, W, 3) in [-1, 1]."""
-    return sanitise_normals(_load_npy(path), path)
+    """Normals stored as float (H, W, 3) in [-1, 1]; the zero vector is invalid."""
+    return check_normals(_load_npy(path), path)
 
 
 def read_context_labelmap(path: str) -> np.ndarray:
@@ -190,47 +221,16 @@ def read_context_labelmap(path: str) -> np.ndarray:
     return np.asarray(mat['LabelMap']).astype(np.int64)
 
 
-def thin_boundaries(edge: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning of a binary map (H, W) to 1-pixel-wide curves.
-
-    The map is extended by replicating its border, so curves that leave the
-    image are not shortened at the border.
-    """
-    margin = 3
-    image = np.pad(edge.astype(bool), margin, mode='edge')
-    while True:
-        changed = False
-        for step in (0, 1):
-            p = image
-            # Neighbours P2..P9, clockwise from north.
-            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:],
-                 p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
-            n = [x.astype(np.uint8) for x in n]
-            count = sum(n)
-            transitions = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(np.uint8)
-                              for i in range(8))
-            if step == 0:
-                cond = (n[0] * n[2] * n[4] == 0) & (n[2] * n[4] * n[6] == 0)
-            else:
-                cond = (n[0] * n[2] * n[6] == 0) & (n[0] * n[4] * n[6] == 0)
-            remove = (p[1:-1, 1:-1] & (count >= 2) & (count <= 6)
-                      & (transitions == 1) & cond)
-            if remove.any():
-                image = image.copy()
-                image[1:-1, 1:-1][remove] = False
-                changed = True
-        if not changed:
-            return image[margin:-margin, margin:-margin].astype(np.uint8)
-
-
 def labelmap_to_edge(label_map: np.ndarray) -> np.ndarray:
-    """Edges (H, W) uint8 {0, 1} of a label map.
+    """Edges (H, W) uint8 {0, 1} of a PASCAL-Context ``LabelMap``.
 
-    Pixels whose 4-neighbour Laplacian is non-zero (the label differs from a
-    neighbour) thinned to one pixel, as the PASCAL-Context edge protocol.
+    The derivation of the reference loaders (ASTMT, MTI-Net, ATRC, InvPT):
+    pixels where the Laplacian of the label map (``cv2.Laplacian``, 3x3
+    4-neighbour kernel, OpenCV's default mirrored border) is non-zero, thinned
+    with ``skimage.morphology.thin`` (MATLAB's ``bwmorph(.., 'thin', inf)``).
     """
-    laplacian = cv2.Laplacian(label_map.astype(np.float64), cv2.CV_64F)
-    return thin_boundaries(np.abs(laplacian) > 0)
+    laplacian = cv2.Laplacian(np.asarray(label_map, dtype=np.float64), cv2.CV_64F)
+    return thin(np.abs(laplacian) > 0).astype(np.uint8)
 
 
 def read_context_edge(path: str) -> np.ndarray:

@@ -37,6 +37,11 @@ class NYUDv2MTLDataset(BaseMultiTaskDataset):
           edge/<id>.png | .npy          boundary map, > 0 is an edge
           gt_sets/{train,val}.txt       sample ids, one per line
 
+    Files are read as the reference loaders read them (see
+    ``docs/dataset_prepare.md``): label PNGs with Pillow (a palette PNG gives
+    its indices), normal PNGs as ``2x/255 - 1`` with every pixel kept (only
+    the zero vector is ignored).
+
     Args:
         layout: ``'auto'``, ``'nyudv2'`` or ``'nyud_mt'``.
         **kwargs: See :class:`BaseMultiTaskDataset` (``data_root``,

@@ -22,17 +22,22 @@ class PascalContextMTLDataset(BaseMultiTaskDataset):
 
         data_root/
           JPEGImages/<id>.jpg
-          semseg/{VOC12,pascal-context}/<id>.png   21 classes, 255 ignore
+          semseg/{VOC12,pascal-context}/<id>.png   21 classes, 255 ignore (VOC12:
+                                                   palette PNGs, read as indices)
           human_parts/<id>.mat                     PASCAL-Part ``anno``
           normals_distill/<id>.png                 uint8, n = 2x/255 - 1
           sal_distill/<id>.png                     saliency, > 127.5 is salient
           pascal-context/trainval/<id>.mat         ``LabelMap`` (459 classes)
           ImageSets/Context/{train,val}.txt
 
-    Edges are the 1-pixel boundaries of ``LabelMap``. Normals count only on
-    pixels whose context label is in ``normal_valid_labels`` (the classes
-    shared with NYUD, on which the distilled normals are trusted); others
-    are ignored. Images without a person have human parts all ignore (255).
+    Edges are the reference derivation from ``LabelMap`` (non-zero Laplacian,
+    thinned with ``skimage.morphology.thin``; see
+    :func:`~mmmtl.datasets.annotation_readers.labelmap_to_edge`). Normals
+    (decoded ``2x/255 - 1``, every pixel kept) count only on pixels whose
+    context label is in ``normal_valid_labels`` (the classes shared with
+    NYUD, on which the distilled normals are trusted); the others become the
+    zero vector, which is ignored. Images without a person have human parts
+    all ignore (255). See ``docs/dataset_prepare.md``.
 
     Args:
         semseg_dirs: Folders searched in order for ``<id>.png``; the MTI-Net /

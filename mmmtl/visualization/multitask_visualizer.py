@@ -214,6 +214,39 @@ class MultiTaskVisualizer(SegLocalVisualizer):
                              '(no metainfo "tasks" and no gt_* / pred_* field).')
         return np.concatenate(rows, axis=0)
 
+    def draw_predictions(self, image: np.ndarray,
+                         data_sample: MultiTaskDataSample) -> np.ndarray:
+        """Return image | pred of task 1 | pred of task 2 ... as one row.
+
+        The image appears once, followed by the ``pred_*`` map of every task
+        of :meth:`sample_tasks` (inference results have no gt). Each tile is
+        ``tile_height`` high with the image's aspect ratio and a caption.
+
+        Args:
+            image: (H, W, 3) RGB uint8 input image.
+            data_sample: Sample with the ``pred_*`` fields.
+
+        Returns:
+            (tile_height, (1 + num_tasks) * w, 3) uint8 RGB.
+        """
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f'MultiTaskVisualizer: image must be (H, W, 3), got {image.shape}')
+        image = image.astype(np.uint8)
+        height, width = image.shape[:2]
+        size = (max(1, int(round(width * self.tile_height / height))), self.tile_height)
+        tiles = [self._tile(image, size, 'image')]
+        for task in self.sample_tasks(data_sample):
+            drawn = self._colorize(task, data_sample, get_task_spec(task).pred_key, None)
+            if drawn is None:
+                raise KeyError(f'MultiTaskVisualizer: the data sample has no prediction '
+                               f'{get_task_spec(task).pred_key!r} of task {task!r}.')
+            tiles.append(self._tile(drawn, size, task))
+        if len(tiles) == 1:
+            raise ValueError('MultiTaskVisualizer: the data sample has no task to draw '
+                             '(no metainfo "tasks" and no pred_* field).')
+        return np.concatenate(tiles, axis=1)
+
     @master_only
     def add_datasample(self,
                        name: str,

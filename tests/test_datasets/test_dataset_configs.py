@@ -54,7 +54,8 @@ def test_config_pipelines(request, name, real_root, root_fixture):
 
 
 def test_training_sample_keeps_geometry(synthetic_nyud_root):
-    """Through the full train pipeline, normals stay unit and depth positive."""
+    """Through the full train pipeline, normals keep their (8-bit quantised, unit)
+    length and depth stays positive."""
     cfg = Config.fromfile(CONFIG_DIR / 'synthetic_nyud.py')
     cfg.train_dataloader.dataset.data_root = str(synthetic_nyud_root)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
@@ -63,7 +64,7 @@ def test_training_sample_keeps_geometry(synthetic_nyud_root):
         sample = dataset[index]['data_samples']
         normal = sample.gt_normal.data
         norm = normal.norm(dim=0)
-        assert torch.allclose(norm[norm > 0], torch.ones(1), atol=1e-5)
+        assert torch.allclose(norm[norm > 0], torch.ones(1), atol=0.01)
         assert (sample.gt_depth.data >= 0).all()
         # Padding is invalid for every task at the same pixels.
         padded = sample.gt_sem_seg.data[0] == 255

@@ -5,8 +5,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from mmmtl.datasets import NYUDv2MTLDataset
+from mmmtl.datasets.base_mtl_dataset import voc_palette
 from mmmtl.datasets.transforms import LoadMultiTaskAnnotations
 
 LOAD_PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadMultiTaskAnnotations')]
@@ -45,22 +47,22 @@ def test_reads_both_layouts(request, root_fixture, layout, image_ext):
     np.testing.assert_array_equal(depth, np.load(root / 'depth' / 'train_00001.npy'))
     normal = results['gt_normal']
     assert normal.shape == (48, 64, 3) and normal.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(normal, axis=-1), 1, atol=1e-5)
+    # Every decoded pixel is kept as is (no pixel of a PNG decodes to zero).
+    assert (np.linalg.norm(normal, axis=-1) > 0).all()
+    np.testing.assert_allclose(np.linalg.norm(normal, axis=-1), 1, atol=0.01)
     edge = results['gt_edge']
     assert edge.dtype == np.uint8 and set(np.unique(edge)) <= {0, 1} and edge.any()
 
 
 def test_layouts_decode_to_the_same_normals(synthetic_nyud_root, synthetic_nyud_mt_root):
-    """png normals (2x/255 - 1) agree with float normals up to quantisation."""
+    """png normals decode as 2x/255 - 1 exactly, npy normals are the stored floats."""
     png = _dataset(synthetic_nyud_root)[0]['gt_normal']
     mt = _dataset(synthetic_nyud_mt_root)[0]['gt_normal']
     # Different seeds render different scenes; compare each to its own source.
     stored = np.load(synthetic_nyud_mt_root / 'normals' / 'train_00000.npy')
     np.testing.assert_allclose(mt, stored, atol=1e-5)
     encoded = cv2.imread(str(synthetic_nyud_root / 'normals' / 'train_00000.png'))[..., ::-1]
-    decoded = 2 * encoded.astype(np.float32) / 255 - 1
-    decoded /= np.linalg.norm(decoded, axis=-1, keepdims=True)
-    np.testing.assert_allclose(png, decoded, atol=1e-5)
+    np.testing.assert_array_equal(png, 2 * encoded.astype(np.float32) / 255 - 1)
     # The floor (camera y down) points up: y component about -1.
     assert (png[..., 1] < -0.99).any()
 
@@ -145,6 +147,18 @@ def test_label_out_of_range(nyud_copy):
     cv2.imwrite(str(path), raw)
     with pytest.raises(ValueError, match=rf'\[44\] in {path}'):
         _dataset(nyud_copy)[0]
+
+
+def test_palette_segmentation_png(nyud_copy):
+    """Label PNGs saved in palette mode give their indices (raw k -> class k - 1)."""
+    path = nyud_copy / 'segmentation' / 'train_00000.png'
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image = Image.fromarray(raw)
+    image.putpalette([c for colour in voc_palette(256) for c in colour])
+    image.save(path)
+    assert Image.open(path).mode == 'P'
+    sem = _dataset(nyud_copy, tasks=['semseg'])[0]['gt_sem_seg']
+    np.testing.assert_array_equal(sem, np.where(raw == 0, 255, raw.astype(int) - 1))
 
 
 def test_annotation_size_mismatch(nyud_copy):

@@ -3,7 +3,9 @@ import itertools
 
 import numpy as np
 import pytest
+from label_maps import generated_label_maps, reference_band
 from scipy.optimize import linear_sum_assignment
+from skimage.morphology import thin as skimage_thin
 
 from mmmtl.evaluation.functional import (
     average_precision,
@@ -164,6 +166,36 @@ def test_thin_reduces_thick_lines_to_one_pixel():
     line = np.zeros((5, 10), bool)
     line[2, 1:9] = True
     assert np.array_equal(thin(line), line)  # already thin
+
+
+def _thinning_masks():
+    rng = np.random.default_rng(0)
+    masks = [reference_band(label_map) for label_map in generated_label_maps()]
+    masks += [rng.random((37, 53)) < density for density in (0.1, 0.3, 0.5, 0.7, 0.9)]
+    smooth = np.kron(rng.normal(size=(20, 27)), np.ones((3, 3)))  # thick ridges
+    masks += [smooth > level for level in (-0.5, 0., 0.5, 1.)]
+    return masks
+
+
+@pytest.mark.parametrize('index', range(21))
+def test_thin_is_skimage_thin(index):
+    """The evaluation's (sparse, compiled) thinning is skimage's / MATLAB's, pixel for pixel."""
+    mask = _thinning_masks()[index]
+    np.testing.assert_array_equal(thin(mask), skimage_thin(mask))
+
+
+def test_boundary_counts_thin_prediction_and_gt_like_skimage():
+    """sumP / sumR are the pixels of skimage's thinning of the NMS'd prediction
+    above each threshold and of the ground truth."""
+    from mmmtl.evaluation.functional.boundary import edge_nms
+    rng = np.random.default_rng(1)
+    gt = reference_band(generated_label_maps()[9])  # 2-pixel-wide band: thinned
+    pred = np.clip(gt * 0.7 + rng.random(gt.shape) * 0.5, 0, 1)
+    thresholds = [0.1, 0.3, 0.5, 0.7, 0.9]
+    counts = boundary_counts(pred, gt, max_dist=0.0075, thresholds=thresholds)
+    suppressed = edge_nms(pred)
+    assert counts[:, 1].tolist() == [skimage_thin(gt).sum()] * len(thresholds)
+    assert counts[:, 3].tolist() == [skimage_thin(suppressed > t).sum() for t in thresholds]
 
 
 def test_perfect_boundary_prediction_gives_ods_one():

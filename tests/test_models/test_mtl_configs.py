@@ -59,17 +59,16 @@ def test_config_builds_and_runs_forward_backward(config):
     model = build(config)
     model.train()
     torch.manual_seed(0)
-    tasks = list(model.task_heads)
+    tasks = model.tasks
     size = 64
     logits = model(torch.randn(1, 3, size, size), mode='tensor')
     assert list(logits) == tasks
     loss = 0
     for task, out in logits.items():
-        head = model.task_heads[task]
-        assert out.shape == (1, head.out_channels, size, size), task
+        assert out.shape == (1, model.task_channels[task], size, size), task
         loss = loss + out.float().mean()
     loss.backward()
-    grads = [p.grad for p in model.task_heads.parameters()]
+    grads = [p.grad for p in model.decoder.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     for task in tasks:
         get_task_spec(task)

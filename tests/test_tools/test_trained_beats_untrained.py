@@ -2,6 +2,7 @@
 an untrained model of the same config on every task (tools/test.py)."""
 import json
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -14,6 +15,8 @@ ITERS = 200
 # (metric, higher is better, margin the trained model must clear)
 MARGINS = (('semseg/mIoU', True, 2.0), ('depth/rmse', False, 0.1),
            ('normal/mean', False, 5.0), ('edge/odsF', True, 5.0))
+
+pytestmark = pytest.mark.slow
 
 
 def evaluate(checkpoint, data_root, work_dir):

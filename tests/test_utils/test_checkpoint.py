@@ -82,15 +82,24 @@ class _Exploit:
 
 
 def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
-    _train_toy(tmp_path)
+    torch.manual_seed(0)
+    initial = ToyRegressor().state_dict()  # the runner seeds 0 too: same initial weights
+    runner = _train_toy(tmp_path)
     ckpt_path = tmp_path / 'iter_3.pth'
     checkpoint = torch.load(ckpt_path, map_location='cpu', weights_only=True)
     assert set(checkpoint) >= {'meta', 'state_dict', 'optimizer', 'message_hub',
                                'param_schedulers'}
     assert checkpoint['meta']['iter'] == 3
     assert isinstance(checkpoint['meta']['seed'], (int, np.integer))
-    assert torch.equal(checkpoint['state_dict']['linear.weight'].cpu(),
-                       checkpoint['state_dict']['linear.weight'])
+    # the file holds the trained weights (and BN statistics) of the runner's model
+    trained = runner.model.state_dict()
+    assert checkpoint['state_dict'].keys() == trained.keys()
+    for key, value in trained.items():
+        assert torch.equal(checkpoint['state_dict'][key], value), key
+    assert not torch.equal(checkpoint['state_dict']['linear.weight'], initial['linear.weight'])
+    momentum = checkpoint['optimizer']['state'][0]['momentum_buffer']
+    assert torch.equal(momentum, runner.optim_wrapper.optimizer.state_dict()['state'][0][
+        'momentum_buffer'])
 
 
 def test_resume_from_mmengine_checkpoint(tmp_path):

@@ -17,13 +17,17 @@ PARTS_PALETTE = [[1, 2, 3], [50, 60, 70], [90, 100, 110], [130, 140, 150]]
 
 
 def full_sample(tasks=TASKS):
-    """A sample with gt and pred of all six tasks, (H, W) maps."""
+    """A sample with gt and pred of all six tasks, (H, W) maps.
+
+    Every prediction differs from its ground truth, so that a grid with the
+    gt and pred columns swapped fails the tests.
+    """
     gen = torch.Generator().manual_seed(0)
     sample = MultiTaskDataSample(metainfo=dict(tasks=tasks, img_path='x.png'))
     sem = torch.randint(0, 4, (1, H, W), generator=gen)
     sem[0, -1, -1] = 255
     sample.gt_sem_seg = PixelData(data=sem)
-    sample.pred_sem_seg = PixelData(data=sem.clamp(max=3))
+    sample.pred_sem_seg = PixelData(data=(sem.clamp(max=3) + 1) % 4)
     depth = torch.rand(1, H, W, generator=gen) * 3 + 1
     depth[0, -5:, -5:] = 0  # invalid gt
     pred_depth = depth.clone()
@@ -32,15 +36,16 @@ def full_sample(tasks=TASKS):
     sample.gt_depth, sample.pred_depth = PixelData(data=depth), PixelData(data=pred_depth)
     normal = torch.nn.functional.normalize(torch.randn(3, H, W, generator=gen), dim=0)
     normal[:, -1, -1] = 0  # invalid
-    sample.gt_normal, sample.pred_normal = PixelData(data=normal), PixelData(data=normal)
+    sample.gt_normal, sample.pred_normal = PixelData(data=normal), PixelData(data=-normal)
     edge = (torch.rand(1, H, W, generator=gen) > 0.9).long()
     edge[0, -1, -1] = 255
     sample.gt_edge = PixelData(data=edge)
-    sample.pred_edge = PixelData(data=(edge == 1).float())
+    sample.pred_edge = PixelData(data=0.1 + 0.6 * (edge == 1).float())
     sample.gt_saliency = PixelData(data=edge.clone())
     sample.pred_saliency = PixelData(data=torch.full((1, H, W), 0.5))
-    sample.gt_human_parts = PixelData(data=sem.clone())
-    sample.pred_human_parts = PixelData(data=sem.clamp(max=3))
+    parts = sem.clone()
+    sample.gt_human_parts = PixelData(data=parts)
+    sample.pred_human_parts = PixelData(data=(parts.clamp(max=3) + 2) % 4)
     return sample
 
 
@@ -94,24 +99,56 @@ def test_depth_gt_and_pred_share_the_gt_range(visualizer):
     assert (pred[-5:, -5:] != 0).any(axis=-1).all()  # predicted there: coloured
 
 
+def inferno(values):
+    """OpenCV's inferno map of [0, 1] values, RGB (the reference of the heat maps)."""
+    scaled = np.round(np.clip(values, 0, 1) * 255).astype(np.uint8)
+    return cv2.applyColorMap(scaled, cv2.COLORMAP_INFERNO)[..., ::-1]
+
+
 def test_normals_edges_saliency_colours(visualizer):
     sample = full_sample()
     drawn = visualizer.draw_multitask(np.zeros((H, W, 3), np.uint8), sample)
-    normal = sample.gt_normal.data.numpy()
-    expected = np.round((normal + 1) / 2 * 255).astype(np.uint8).transpose(1, 2, 0)
-    expected[-1, -1] = 0
-    np.testing.assert_array_equal(tile(drawn, 2, 1)[CAPTION_ROWS:],
-                                  expected[CAPTION_ROWS:])
+    for col, field in ((1, sample.gt_normal), (2, sample.pred_normal)):
+        normal = field.data.numpy()
+        expected = np.round((normal + 1) / 2 * 255).astype(np.uint8).transpose(1, 2, 0)
+        expected[-1, -1] = 0
+        np.testing.assert_array_equal(tile(drawn, 2, col)[CAPTION_ROWS:],
+                                      expected[CAPTION_ROWS:])
     edge_gt, edge_pred = tile(drawn, 3, 1), tile(drawn, 3, 2)
     edge = sample.gt_edge.data[0].numpy()
     on, off = np.argwhere(edge[CAPTION_ROWS:] == 1)[0], np.argwhere(edge[CAPTION_ROWS:] == 0)[0]
     on[0] += CAPTION_ROWS
     off[0] += CAPTION_ROWS
     assert edge_gt[tuple(on)].sum() > 3 * edge_gt[tuple(off)].sum()  # edge brighter
-    np.testing.assert_array_equal(edge_gt[CAPTION_ROWS:-1], edge_pred[CAPTION_ROWS:-1])
+    # gt: the 0 / 1 heat map, ignored pixel grey; pred: the probabilities
+    np.testing.assert_array_equal(edge_gt[CAPTION_ROWS:-1],
+                                  inferno(edge[CAPTION_ROWS:-1].astype(float)))
     assert edge_gt[-1, -1].tolist() == [96, 96, 96]  # ignored gt pixel grey
-    saliency_pred = tile(drawn, 4, 2)[CAPTION_ROWS:]
-    assert (saliency_pred == saliency_pred[0, 0]).all()  # constant probability map
+    np.testing.assert_array_equal(edge_pred[CAPTION_ROWS:],
+                                  inferno(sample.pred_edge.data[0].numpy()[CAPTION_ROWS:]))
+    saliency_gt, saliency_pred = tile(drawn, 4, 1)[CAPTION_ROWS:], tile(drawn, 4, 2)[CAPTION_ROWS:]
+    assert (saliency_pred == inferno(np.array([[0.5]]))[0, 0]).all()  # constant 0.5 map
+    np.testing.assert_array_equal(
+        saliency_gt[:-1], inferno(sample.gt_saliency.data[0].numpy()[CAPTION_ROWS:-1]))
+
+
+def test_label_columns_hold_gt_and_pred(visualizer):
+    """Column 1 draws the ground truth, column 2 the prediction (they differ here)."""
+    visualizer.set_dataset_meta(classes=['a', 'b', 'c', 'd'], palette=SEMSEG_PALETTE,
+                                human_parts_classes=['bg', 'head', 'torso', 'arm'],
+                                human_parts_palette=PARTS_PALETTE)
+    sample = full_sample()
+    drawn = visualizer.draw_multitask(np.zeros((H, W, 3), np.uint8), sample)
+    for row, palette, gt, pred in ((0, SEMSEG_PALETTE, sample.gt_sem_seg, sample.pred_sem_seg),
+                                   (5, PARTS_PALETTE, sample.gt_human_parts,
+                                    sample.pred_human_parts)):
+        gt_labels = gt.data[0].numpy()[CAPTION_ROWS:-1]
+        pred_labels = pred.data[0].numpy()[CAPTION_ROWS:-1]
+        assert (gt_labels != pred_labels).all()
+        np.testing.assert_array_equal(tile(drawn, row, 1)[CAPTION_ROWS:-1],
+                                      np.asarray(palette)[gt_labels])
+        np.testing.assert_array_equal(tile(drawn, row, 2)[CAPTION_ROWS:-1],
+                                      np.asarray(palette)[pred_labels])
 
 
 def test_human_parts_palette_from_dataset_metainfo(visualizer):

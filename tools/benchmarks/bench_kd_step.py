@@ -134,7 +134,7 @@ def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]
         for task in student.tasks:
             spec = get_task_spec(task)
             if spec.kind == 'label':
-                classes = student.task_heads[task].out_channels
+                classes = student.task_channels[task]
                 gt = torch.randint(0, classes, (1, height, width), generator=gen)
             elif spec.kind == 'binary':
                 gt = torch.randint(0, 2, (1, height, width), generator=gen)

@@ -1,13 +1,16 @@
-# One ATRC baseline head per NYUD-v2 task (in_channels come from the neck).
+# One ATRC baseline head per NYUD-v2 task (in_channels come from the neck;
+# channels and norm_cfg are the backbone's: shared_head_cfg in
+# configs/_base_/models/mtl_*.py). Splice them into a model with
+#   model = dict(task_heads={{_base_.task_heads}})
+# The top-level `task_heads` then equals model.task_heads (tests/test_configs.py).
 # Task weights of the reference code: semseg 1, depth 1, normals 10, edge 50.
-head_norm_cfg = dict(type='SyncBN', requires_grad=True)
 task_heads = dict(
-    semseg=dict(type='ATRCBaselineHead', channels=96, out_channels=40, norm_cfg=head_norm_cfg,
+    semseg=dict(type='ATRCBaselineHead', out_channels=40,
                 loss_decode=dict(type='MultiTaskCrossEntropyLoss', loss_weight=1.0)),
-    depth=dict(type='ATRCBaselineHead', channels=96, out_channels=1, norm_cfg=head_norm_cfg,
+    depth=dict(type='ATRCBaselineHead', out_channels=1,
                loss_decode=dict(type='DepthL1Loss', loss_weight=1.0)),
-    normal=dict(type='ATRCBaselineHead', channels=96, out_channels=3, norm_cfg=head_norm_cfg,
+    normal=dict(type='ATRCBaselineHead', out_channels=3,
                 loss_decode=dict(type='NormalL1Loss', loss_weight=10.0)),
-    edge=dict(type='ATRCBaselineHead', channels=96, out_channels=1, norm_cfg=head_norm_cfg,
+    edge=dict(type='ATRCBaselineHead', out_channels=1,
               loss_decode=dict(type='BalancedBinaryCrossEntropyLoss', pos_weight=0.95,
                                loss_weight=50.0)))

@@ -1,8 +1,7 @@
 # ATRC-style multi-task baseline on HRNetV2-W18-Small-v2 (mmseg's hr18s):
 # the four branches (18 + 36 + 72 + 144 = 270 channels) resized to stride 4
 # and concatenated, then one light head per task with 67 (= 270 // 4) channels
-# (set by the HRNet18 configs on the heads of heads_nyud.py / heads_pascal.py).
-backbone_channels = [18, 36, 72, 144]
+# (set on every head of heads_nyud.py / heads_pascal.py by shared_head_cfg).
 data_preprocessor = dict(
     type='MultiTaskDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -29,6 +28,7 @@ model = dict(
             stage4=dict(num_modules=2, num_branches=4, block='BASIC',
                         num_blocks=(2, 2, 2, 2), num_channels=(18, 36, 72, 144))),
         init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://msra/hrnetv2_w18_small')),
-    neck=dict(type='MultiScaleConcatNeck', in_channels=backbone_channels),
+    neck=dict(type='MultiScaleConcatNeck', in_channels=[18, 36, 72, 144]),
+    shared_head_cfg=dict(channels=67, norm_cfg=dict(type='SyncBN', requires_grad=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

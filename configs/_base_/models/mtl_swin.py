@@ -1,9 +1,8 @@
 # ATRC-style multi-task baseline on a Swin Transformer (Swin-T by default):
 # all four backbone outputs resized to stride 4 and concatenated
 # (96 + 192 + 384 + 768 = 1440 channels), then one light head per task
-# (3x3 conv -> BN -> ReLU -> 1x1 conv, 96 channels): the heads come from
-# heads_nyud.py / heads_pascal.py.
-backbone_channels = [96, 192, 384, 768]
+# (3x3 conv -> SyncBN -> ReLU -> 1x1 conv, 96 channels, set on every head by
+# shared_head_cfg): the heads come from heads_nyud.py / heads_pascal.py.
 data_preprocessor = dict(
     type='MultiTaskDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -40,6 +39,7 @@ model = dict(
             type='Pretrained',
             checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/'
             'swin_tiny_patch4_window7_224_20220317-1cdeb081.pth')),
-    neck=dict(type='MultiScaleConcatNeck', in_channels=backbone_channels),
+    neck=dict(type='MultiScaleConcatNeck', in_channels=[96, 192, 384, 768]),
+    shared_head_cfg=dict(channels=96, norm_cfg=dict(type='SyncBN', requires_grad=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -1,7 +1,9 @@
 # The paper's schedule: 40k iterations, SGD lr 1e-3 momentum 0.9 wd 5e-4,
 # poly decay (power 0.9), total batch 8 (1 image per GPU x 8 GPUs).
-optimizer = dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=5e-4)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=5e-4),
+    clip_grad=None)
 param_scheduler = [
     dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=40000, by_epoch=False)
 ]

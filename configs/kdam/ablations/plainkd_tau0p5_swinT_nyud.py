@@ -1,4 +1,4 @@
 # Table 5b: plain KD temperature sweep (alpha = beta = 1), tau = 0.5.
 _base_ = ['../../kd_baselines/plainkd_swinT_nyud.py']
-tau = dict(tau=0.5)
-model = dict(distill_losses=dict(semseg=tau, depth=tau, normal=tau, edge=tau))
+model = dict(distill_losses=dict(
+    semseg=dict(tau=0.5), depth=dict(tau=0.5), normal=dict(tau=0.5), edge=dict(tau=0.5)))

@@ -7,8 +7,10 @@ Per image and threshold t (default 99 thresholds 0.01 ... 0.99):
    triangle-smoothed map, suppression along the normal with radius 1 and
    multiplier 1.01, fading within 5 pixels of the border), once per image;
 2. binarise with ``prediction > t``;
-3. morphological thinning (MATLAB ``bwmorph(.., 'thin', inf)``) of the
-   binarised prediction and of the ground truth;
+3. morphological thinning (MATLAB ``bwmorph(.., 'thin', inf)``, i.e.
+   ``skimage.morphology.thin``) of the binarised prediction and of the ground
+   truth; :func:`thin` is a compiled version that visits only "on" pixels
+   and gives skimage's result pixel for pixel (tested against it);
 4. an exact maximum one-to-one matching of predicted and ground-truth boundary
    pixels closer than ``max_dist * image diagonal`` (0.011 for NYUD-v2,
    0.0075 for PASCAL-Context), by Hopcroft-Karp on the sparse graph of
@@ -160,7 +162,11 @@ def _thin_flat(flat: np.ndarray, on: np.ndarray, offsets: np.ndarray, lut1: np.n
 
 
 def thin(mask: np.ndarray) -> np.ndarray:
-    """``bwmorph(mask, 'thin', inf)`` of an (H, W) boolean map."""
+    """``bwmorph(mask, 'thin', inf)`` of an (H, W) boolean map.
+
+    Equal to ``skimage.morphology.thin(mask)`` (same tables, same parallel
+    sub-iterations, zero outside the image), faster on sparse maps.
+    """
     height, width = mask.shape
     padded = np.zeros((height + 2, width + 2), dtype=bool)
     padded[1:-1, 1:-1] = mask

@@ -1,37 +1,19 @@
-import os
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
-import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from prettytable import PrettyTable
 
-from mmmtl.evaluation.functional import (
-    DEFAULT_THRESHOLDS,
-    HIGHER_IS_BETTER,
-    boundary_counts,
-    boundary_metrics,
-    delta_m,
-    depth_metrics,
-    depth_statistics,
-    miou_from_confusion,
-    normal_metrics,
-    normal_statistics,
-    pixel_accuracy,
-    saliency_metrics,
-    saliency_statistics,
-    semseg_confusion,
-)
+from mmmtl.evaluation.functional import DEFAULT_THRESHOLDS, HIGHER_IS_BETTER, delta_m
 from mmmtl.registry import METRICS
 from mmmtl.utils.tasks import check_tasks, get_task_spec
+from mmmtl.visualization.prediction_files import save_task_prediction
 
-# Output folder of each task's exported predictions.
-EXPORT_DIRS = dict(semseg='semseg', human_parts='human_parts', saliency='saliency',
-                   edge='edge', normal='normal', depth='depth')
+from .task_evaluators import TASK_EVALUATORS
 
 
 def _to_numpy(data: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
@@ -132,34 +114,11 @@ class MultiTaskMetric(BaseMetric):
         return osp.splitext(osp.basename(sample.get('img_path', 'unknown')))[0]
 
     def _export(self, task: str, name: str, pred: np.ndarray) -> None:
-        folder = osp.join(self.output_dir, EXPORT_DIRS[task])
-        os.makedirs(folder, exist_ok=True)
-        kind = get_task_spec(task).kind
-        if task == 'depth':
-            np.save(osp.join(folder, f'{name}.npy'), pred[0].astype(np.float32))
-        elif kind == 'label':
-            cv2.imwrite(osp.join(folder, f'{name}.png'), pred[0].astype(np.uint8))
-        elif kind == 'binary':
-            prob = np.clip(pred[0], 0, 1)
-            cv2.imwrite(osp.join(folder, f'{name}.png'), np.round(prob * 255).astype(np.uint8))
-        else:  # normals, x -> R, y -> G, z -> B
-            rgb = np.round((np.clip(pred.transpose(1, 2, 0), -1, 1) + 1) / 2 * 255)
-            cv2.imwrite(osp.join(folder, f'{name}.png'), rgb[..., ::-1].astype(np.uint8))
+        save_task_prediction(task, pred, osp.join(self.output_dir, task), name,
+                             depth_png=False)
 
     def _task_statistics(self, task: str, pred: np.ndarray, gt: np.ndarray) -> dict:
-        if task in ('semseg', 'human_parts'):
-            return dict(conf=semseg_confusion(pred[0], gt[0], self.num_classes(task),
-                                              self.ignore_index))
-        if task == 'depth':
-            return depth_statistics(pred[0], gt[0])
-        if task == 'normal':
-            return normal_statistics(pred, gt)
-        if task == 'saliency':
-            return saliency_statistics(pred[0], gt[0], ignore_index=self.ignore_index)
-        gt_map = gt[0]
-        return dict(counts=boundary_counts(
-            pred[0], gt_map == 1, self.edge_max_dist, self.edge_thresholds,
-            nms=self.edge_nms, ignore_mask=gt_map == self.ignore_index))
+        return TASK_EVALUATORS[get_task_spec(task).evaluator].statistics(task, pred, gt, self)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         """Accumulate per-image statistics of every task."""
@@ -208,26 +167,9 @@ class MultiTaskMetric(BaseMetric):
         metrics: Dict[str, float] = OrderedDict()
         for task in self.tasks:
             stats = [result[task] for result in results]
-            if task in ('semseg', 'human_parts'):
-                conf = np.sum([s['conf'] for s in stats], axis=0)
-                metrics[f'{task}/mIoU'] = 100 * miou_from_confusion(conf, self.miou_absent)
-                metrics[f'{task}/pixel_acc'] = 100 * pixel_accuracy(conf)
-            elif task == 'depth':
-                total = {key: sum(s[key] for s in stats) for key in stats[0]}
-                for key, value in depth_metrics(total).items():
-                    metrics[f'depth/{key}'] = value * (100 if key == 'delta1' else 1)
-            elif task == 'normal':
-                total = {key: np.sum([s[key] for s in stats], axis=0) for key in stats[0]}
-                for key, value in normal_metrics(total).items():
-                    metrics[f'normal/{key}'] = value
-            elif task == 'saliency':
-                total = {key: np.sum([s[key] for s in stats], axis=0) for key in stats[0]}
-                for key, value in saliency_metrics(total).items():
-                    metrics[f'saliency/{key}'] = 100 * value
-            else:
-                counts = np.stack([s['counts'] for s in stats])
-                for key, value in boundary_metrics(counts).items():
-                    metrics[f'edge/{key}'] = 100 * value
+            evaluator = TASK_EVALUATORS[get_task_spec(task).evaluator]
+            for key, value in evaluator.reduce(task, stats, self).items():
+                metrics[f'{task}/{key}'] = value
         if self.st_reference:
             metrics['multitask/delta_m'] = delta_m(metrics, self.st_reference)
         self._print_table(metrics, len(results), logger)

@@ -1,3 +1,3 @@
-from .timm_backbone import TimmBackbone
+from .timm_nchw_backbone import TimmNCHWBackbone
 
-__all__ = ['TimmBackbone']
+__all__ = ['TimmNCHWBackbone']

@@ -1,5 +1,6 @@
+import os
 import os.path as osp
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -15,22 +16,47 @@ from mmmtl.utils.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
-from ..utils import key_list, shape_mismatches
+from ..utils import state_dict_problems
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 # Data-preprocessor settings that must agree between the teacher's training
 # config and the distiller: both networks see the same normalised batch.
 SHARED_PREPROCESSING = ('mean', 'std', 'bgr_to_rgb', 'rgb_to_bgr')
 
 
-def _resolve_config_path(path: str) -> str:
-    """A config path as given, or relative to the repository root."""
-    if osp.isfile(path):
-        return path
-    in_repo = osp.join(REPO_ROOT, path)
-    if not osp.isabs(path) and osp.isfile(in_repo):
-        return in_repo
-    raise FileNotFoundError(f'KDAMDistiller: teacher_cfg {path!r} does not exist.')
+def _missing_path_message(what: str, path: str) -> str:
+    return (f'KDAMDistiller: {what} {path!r} does not exist (looked for '
+            f'{osp.abspath(path)}; a relative path is relative to the working directory, '
+            'as data_root and load_from).')
+
+
+def teacher_model_cfg(teacher_cfg: Union[str, dict, Config]) -> dict:
+    """The teacher's model config from ``teacher_cfg``.
+
+    Args:
+        teacher_cfg: The teacher's config file (its ``model`` is the teacher;
+            relative paths are relative to the working directory, like every
+            OpenMMLab path), a loaded :class:`~mmengine.config.Config` or a
+            config dict with a ``model``, or the teacher's model config itself
+            (a dict with a ``type``).
+    """
+    if isinstance(teacher_cfg, (str, os.PathLike)):
+        path = os.fspath(teacher_cfg)
+        if not osp.isfile(path):
+            raise FileNotFoundError(_missing_path_message('teacher_cfg', path))
+        teacher_cfg = Config.fromfile(path)
+    if isinstance(teacher_cfg, Config):
+        if 'model' not in teacher_cfg:
+            raise KeyError(f'KDAMDistiller: teacher_cfg {teacher_cfg.filename!r} has no `model`.')
+        return teacher_cfg.model
+    if isinstance(teacher_cfg, dict):
+        if 'type' in teacher_cfg:
+            return teacher_cfg
+        if 'model' in teacher_cfg:
+            return teacher_cfg['model']
+        raise KeyError('KDAMDistiller: teacher_cfg is a dict with neither `type` (a model '
+                       f'config) nor `model` (a full config): keys {sorted(teacher_cfg)}.')
+    raise TypeError('KDAMDistiller: teacher_cfg must be a config file path, a Config or a '
+                    f'dict, got {type(teacher_cfg).__name__}.')
 
 
 def _last_checkpoint(work_dir: str) -> str:
@@ -64,21 +90,24 @@ class KDAMDistiller(BaseModel):
 
     Args:
         student: Config of the student, a multi-task segmentor with
-            ``forward_tasks_with_aux`` / ``loss_by_task_logits`` / ``predict``
-            (its auxiliary outputs, e.g. ATRC's initial predictions, keep
-            their own losses).
-        teacher: Config of the teacher model. Give this or ``teacher_cfg``.
-        teacher_cfg: Path of a config file whose ``model`` is the teacher
-            (the teacher's own training config).
+            ``forward_tasks`` / ``loss_by_task_logits`` / ``predict``.
+        teacher_cfg: The teacher: the path of its own training config (whose
+            ``model`` is the teacher), a loaded config, or its model config
+            dict (see :func:`teacher_model_cfg`). Paths are relative to the
+            working directory, as ``data_root`` / ``load_from``.
         teacher_ckpt: Checkpoint of the trained teacher (loaded with
             ``weights_only=True``; keys must fit exactly), or the teacher's
-            work dir, whose ``last_checkpoint`` file names it.
+            work dir, whose ``last_checkpoint`` file names it; relative to
+            the working directory, like ``teacher_cfg``.
         distill_losses: ``{task: loss config}``, e.g.
             ``dict(semseg=dict(type='CSDivergenceLoss', mode='channel'))``.
             Each task must be a task of teacher and student.
         alpha: Factor on the student's task losses.
         beta: Factor on every distillation term.
         distill_task_weights: ``{task: w_n}``; 1 for unlisted tasks.
+        distill_aux: Also distil the student's auxiliary outputs (initial /
+            multi-scale predictions of decoders such as ATRC, InvPT), each
+            against the teacher's output of the same name or its final logits.
         allow_untrained_teacher: Use a randomly initialised teacher when
             ``teacher_ckpt`` is None or does not exist (tests, benchmarks).
         data_preprocessor: Defaults to the student's.
@@ -87,13 +116,13 @@ class KDAMDistiller(BaseModel):
 
     def __init__(self,
                  student: dict,
-                 teacher: Optional[dict] = None,
-                 teacher_cfg: Optional[str] = None,
+                 teacher_cfg: Union[str, dict, Config],
                  teacher_ckpt: Optional[str] = None,
                  distill_losses: Optional[Dict[str, dict]] = None,
                  alpha: float = 1.0,
                  beta: float = 1.0,
                  distill_task_weights: Optional[Dict[str, float]] = None,
+                 distill_aux: bool = False,
                  allow_untrained_teacher: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
@@ -101,18 +130,20 @@ class KDAMDistiller(BaseModel):
             data_preprocessor = student.get('data_preprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
-        teacher_model_cfg = self._teacher_model_cfg(teacher, teacher_cfg)
-        self._check_preprocessing(data_preprocessor, teacher_model_cfg)
+        teacher_model_config = teacher_model_cfg(teacher_cfg)
+        self._check_preprocessing(data_preprocessor, teacher_model_config)
         # The teacher never trains, so SyncBN would only need a process group.
-        teacher_model = revert_sync_batchnorm(MODELS.build(teacher_model_cfg))
+        teacher_model = revert_sync_batchnorm(MODELS.build(teacher_model_config))
         self._check_tasks(teacher_model)
         self.teacher_ckpt = teacher_ckpt
-        self._load_teacher(teacher_model, teacher_ckpt, allow_untrained_teacher, teacher_cfg)
+        self._load_teacher(teacher_model, teacher_ckpt, allow_untrained_teacher,
+                           teacher_cfg if isinstance(teacher_cfg, (str, os.PathLike)) else None)
         teacher_model.requires_grad_(False)
         teacher_model.eval()
         # Outside the module tree on purpose (see the class docstring).
         object.__setattr__(self, '_teacher', teacher_model)
 
+        self.distill_aux = distill_aux
         self.alpha = float(alpha)
         self.beta = float(beta)
         distill_losses = distill_losses or {}
@@ -133,19 +164,6 @@ class KDAMDistiller(BaseModel):
 
     # ------------------------------------------------------------ building
     @staticmethod
-    def _teacher_model_cfg(teacher: Optional[dict], teacher_cfg: Optional[str]) -> dict:
-        if (teacher is None) == (teacher_cfg is None):
-            raise ValueError('KDAMDistiller: give exactly one of `teacher` (a model config) '
-                             'and `teacher_cfg` (a config file path), got '
-                             f'teacher={teacher!r}, teacher_cfg={teacher_cfg!r}.')
-        if teacher is not None:
-            return teacher
-        cfg = Config.fromfile(_resolve_config_path(teacher_cfg))
-        if 'model' not in cfg:
-            raise KeyError(f'KDAMDistiller: teacher_cfg {teacher_cfg!r} has no `model`.')
-        return cfg.model
-
-    @staticmethod
     def _check_preprocessing(data_preprocessor: Optional[dict], teacher_cfg: dict) -> None:
         teacher_pre = teacher_cfg.get('data_preprocessor')
         if not data_preprocessor or not teacher_pre:
@@ -160,10 +178,8 @@ class KDAMDistiller(BaseModel):
                     f'trained with {theirs!r}; both networks see the same input batch.')
 
     def _check_tasks(self, teacher: nn.Module) -> None:
-        student_attrs = ('tasks', 'forward_tasks', 'forward_tasks_with_aux', 'loss_by_task_logits')
-        for name, model, attrs in (('student', self.student, student_attrs),
-                                   ('teacher', teacher, ('tasks', 'forward_tasks'))):
-            for attr in attrs:
+        for name, model in (('student', self.student), ('teacher', teacher)):
+            for attr in ('tasks', 'forward_tasks'):
                 if not hasattr(model, attr):
                     raise TypeError(f'KDAMDistiller: the {name} ({type(model).__name__}) has no '
                                     f'`{attr}`; use a multi-task segmentor such as '
@@ -194,8 +210,9 @@ class KDAMDistiller(BaseModel):
                 raise ValueError('KDAMDistiller: teacher_ckpt is not set; a KDAM student needs '
                                  f'a trained teacher: {how}set model.teacher_ckpt '
                                  '(allow_untrained_teacher=True is for tests only).')
-            raise FileNotFoundError(f'KDAMDistiller: teacher_ckpt {ckpt!r} does not exist; '
-                                    f'{how}set model.teacher_ckpt to the trained teacher.')
+            advice = f'{how}set model.teacher_ckpt to the trained teacher.'
+            raise FileNotFoundError(_missing_path_message('teacher_ckpt', ckpt) + ' ' +
+                                    advice[0].upper() + advice[1:])
         checkpoint = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
         state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint,
                                                                        dict) else None
@@ -206,18 +223,8 @@ class KDAMDistiller(BaseModel):
                 state = {key[len(prefix):]: value for key, value in state.items()}
         upgrade_state_dict(state)  # checkpoints written before decoders existed
         expected = teacher.state_dict()
-        missing = [key for key in expected if key not in state]
-        unexpected = [key for key in state if key not in expected]
-        mismatched = shape_mismatches(expected, state)
-        if missing or unexpected or mismatched:
-            problems = []
-            if missing:
-                problems.append(f'missing keys: {key_list(missing)}')
-            if unexpected:
-                problems.append(f'unexpected keys: {key_list(unexpected)}')
-            if mismatched:
-                problems.append(f'shape mismatch (checkpoint vs model): '
-                                f'{key_list(mismatched)}')
+        problems = state_dict_problems(expected, state)
+        if problems:
             raise ValueError(f'KDAMDistiller: teacher_ckpt {ckpt!r} does not fit the teacher '
                              f'model {type(teacher).__name__}: ' + '; '.join(problems))
         teacher.load_state_dict(state, strict=True)
@@ -257,33 +264,55 @@ class KDAMDistiller(BaseModel):
 
     def teacher_logits(self, inputs: Tensor) -> Dict[str, Tensor]:
         """``{task: (N, C, H, W) logits}`` of the frozen teacher, without grad."""
+        return self.teacher_outputs(inputs)[0]
+
+    def teacher_outputs(self, inputs: Tensor, with_aux: bool = False
+                        ) -> Tuple[Dict[str, Tensor], Dict[str, Dict[str, Tensor]]]:
+        """The teacher's final logits and, when ``with_aux``, its auxiliary
+        outputs ``{aux name: {task: logits}}`` (else ``{}``), without grad."""
         with torch.no_grad():
-            return self._teacher.forward_tasks(inputs)
+            if with_aux and hasattr(self._teacher, 'forward_tasks_with_aux'):
+                return self._teacher.forward_tasks_with_aux(inputs)
+            return self._teacher.forward_tasks(inputs), {}
 
     def loss(self, inputs: Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
         """Task losses of the student plus the distillation terms.
+
+        The student's auxiliary outputs (deep supervision of decoders such as
+        ATRC or InvPT) always get their task losses; with ``distill_aux`` they
+        are distilled too, logged as ``loss_kd_<task>_<aux name>_<term>``.
 
         Args:
             inputs: (N, 3, H, W) preprocessed images.
             data_samples: Samples holding the ``gt_*`` maps of every task.
         """
-        teacher_logits = self.teacher_logits(inputs)
-        # The student's auxiliary outputs (e.g. ATRC's initial predictions)
-        # keep their own supervision: they are part of its task loss L_mt.
+        teacher_logits, teacher_aux = self.teacher_outputs(inputs, with_aux=self.distill_aux)
         student_logits, student_aux = self.student.forward_tasks_with_aux(inputs)
         losses = {
             name: self.alpha * value if name.startswith('loss') and self.alpha != 1 else value
             for name, value in self.student.loss_by_task_logits(
                 student_logits, data_samples, student_aux).items()
         }
-        for task, distill_loss in self.distill_losses.items():
-            valid_mask = None
-            if distill_loss.ignore_invalid:
-                valid_mask = self._valid_mask(task, data_samples, student_logits[task].device)
-            terms = distill_loss(student_logits[task], teacher_logits[task], valid_mask)
-            weight = self.beta * self.distill_task_weights[task]
-            for term, value in terms.items():  # no graph node for a weight of 1
-                losses[f'loss_kd_{task}_{term}'] = value if weight == 1 else weight * value
+        valid_masks = {
+            task: self._valid_mask(task, data_samples, student_logits[task].device)
+            for task, distill_loss in self.distill_losses.items() if distill_loss.ignore_invalid
+        }
+        pairs = [('', student_logits, teacher_logits)]
+        if self.distill_aux:
+            # An auxiliary output is matched with the teacher's output of the same
+            # name, else with the teacher's final logits.
+            pairs += [(f'_{name}', logits, teacher_aux.get(name, teacher_logits))
+                      for name, logits in student_aux.items()]
+        for suffix, student_outputs, teacher_outputs in pairs:
+            for task, distill_loss in self.distill_losses.items():
+                if task not in student_outputs:
+                    continue
+                terms = distill_loss(student_outputs[task], teacher_outputs[task],
+                                     valid_masks.get(task))
+                weight = self.beta * self.distill_task_weights[task]
+                for term, value in terms.items():  # no graph node for a weight of 1
+                    losses[f'loss_kd_{task}{suffix}_{term}'] = (value if weight == 1 else
+                                                               weight * value)
         return losses
 
     @staticmethod

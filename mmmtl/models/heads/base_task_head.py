@@ -1,26 +1,16 @@
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModule
 
-from mmmtl.registry import MODELS
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.utils.tasks import IGNORE_INDEX, get_task_spec
 
-# Output channels each task accepts (label tasks: any number of classes >= 2).
-_FIXED_CHANNELS = dict(depth=(1, ), normal=(3, ), edge=(1, ), saliency=(1, 2))
+from ..losses.task_loss import TaskLoss
 
 
 def check_out_channels(task: str, out_channels: int) -> None:
     """Raise a ValueError naming ``task`` if ``out_channels`` cannot fit it."""
-    get_task_spec(task)
-    allowed = _FIXED_CHANNELS.get(task)
-    if allowed is None:
-        if out_channels < 2:
-            raise ValueError(f'Task {task!r}: a label head needs out_channels = '
-                             f'number of classes >= 2, got {out_channels}.')
-    elif out_channels not in allowed:
-        raise ValueError(f'Task {task!r}: the head has out_channels={out_channels}, '
-                         f'the task needs {" or ".join(map(str, allowed))}.')
+    get_task_spec(task).check_out_channels(out_channels)
 
 
 class BaseTaskHead(BaseModule):
@@ -29,21 +19,30 @@ class BaseTaskHead(BaseModule):
     Args:
         task: Task name (``semseg``, ``depth``, ...).
         out_channels: Output channels (classes for label tasks).
-        loss_decode: Config of the task loss (its ``loss_weight`` is the task
-            weight).
+        loss_decode: Config of the task loss, or a list of configs whose
+            losses are summed (see :class:`TaskLoss`). Label tasks take
+            mmseg's decode losses (``CrossEntropyLoss``, ``DiceLoss``, ...)
+            as in mmseg's decode heads; each loss's ``loss_weight`` is part
+            of the task weight.
         in_index: Which input feature map the head reads.
+        ignore_index: Ignored label passed to mmseg decode losses.
+        sampler: Optional mmseg pixel sampler of label tasks, e.g.
+            ``dict(type='OHEMPixelSampler', thresh=0.7, min_kept=10000)``.
         init_cfg: Initialisation config.
     """
 
-    def __init__(self, task: str, out_channels: int, loss_decode: dict, in_index: int = 0,
+    def __init__(self, task: str, out_channels: int, loss_decode: Union[dict, List[dict]],
+                 in_index: int = 0, ignore_index: int = IGNORE_INDEX,
+                 sampler: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, Sequence[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         check_out_channels(task, out_channels)
         self.task = task
         self.out_channels = out_channels
         self.in_index = in_index
-        self.loss_decode = MODELS.build(loss_decode)
+        self.loss_decode = TaskLoss(task, loss_decode, ignore_index=ignore_index,
+                                    sampler=sampler)
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Weighted task loss of (N, C, H, W) logits against the stacked gt."""
+        """Weighted task loss of (N, C, H, W) logits against the (N, k, H, W) gt."""
         return self.loss_decode(logits, target)

@@ -7,11 +7,12 @@ from .dist_loss import DISTLoss
 from .kl_divergence_loss import KLDivergenceLoss
 from .normal_cluster_ce_loss import NormalClusterCrossEntropyLoss
 from .normal_l1_loss import NormalL1Loss
+from .task_loss import TaskLoss
 from .uncertainty_weighting import UncertaintyWeighting
 
 __all__ = [
     'BalancedBinaryCrossEntropyLoss', 'BalancedCrossEntropyLoss', 'MultiTaskCrossEntropyLoss',
-    'DepthL1Loss', 'NormalL1Loss', 'UncertaintyWeighting',
+    'DepthL1Loss', 'NormalL1Loss', 'TaskLoss', 'UncertaintyWeighting',
     'CSDivergenceLoss', 'KLDivergenceLoss', 'DISTLoss', 'DepthBinningCrossEntropyLoss',
     'NormalClusterCrossEntropyLoss'
 ]

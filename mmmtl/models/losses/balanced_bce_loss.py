@@ -47,6 +47,9 @@ class BalancedBinaryCrossEntropyLoss(nn.Module):
         ignore_index: Label of ignored pixels.
     """
 
+    #: Task kinds served; the target is read as stacked from gt_<field> (see TaskLoss).
+    task_kinds = ('binary', )
+
     def __init__(self, pos_weight: Optional[float] = 0.95, loss_weight: float = 1.0,
                  ignore_index: int = IGNORE_INDEX) -> None:
         super().__init__()
@@ -75,6 +78,9 @@ class BalancedCrossEntropyLoss(nn.Module):
         loss_weight: Task weight.
         ignore_index: Label of ignored pixels.
     """
+
+    #: Task kinds served; the target is read as stacked from gt_<field> (see TaskLoss).
+    task_kinds = ('binary', )
 
     def __init__(self, pos_weight: Optional[float] = None, loss_weight: float = 1.0,
                  ignore_index: int = IGNORE_INDEX) -> None:

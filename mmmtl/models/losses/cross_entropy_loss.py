@@ -16,13 +16,18 @@ class MultiTaskCrossEntropyLoss(nn.Module):
 
     The mean runs over valid pixels only (``target != ignore_index``), so an
     image that is all ignore (e.g. human parts of an image without a person)
-    contributes nothing.
+    contributes nothing. Without class weights it equals mmseg's
+    ``CrossEntropyLoss(avg_non_ignore=True)``; it also rejects labels outside
+    ``[0, C)`` that are not ``ignore_index`` with a clear error.
 
     Args:
         loss_weight: Task weight.
         ignore_index: Label of ignored pixels.
         class_weight: Optional per-class weights.
     """
+
+    #: Task kinds served; the target is read as stacked from gt_<field> (see TaskLoss).
+    task_kinds = ('label', 'binary')
 
     def __init__(self, loss_weight: float = 1.0, ignore_index: int = IGNORE_INDEX,
                  class_weight: Optional[Sequence[float]] = None) -> None:

@@ -18,6 +18,9 @@ class NormalL1Loss(nn.Module):
         loss_weight: Task weight.
     """
 
+    #: Task kinds served; the target is read as stacked from gt_<field> (see TaskLoss).
+    task_kinds = ('normal', )
+
     def __init__(self, loss_weight: float = 1.0) -> None:
         super().__init__()
         self.loss_weight = loss_weight

@@ -1,6 +1,7 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
@@ -108,6 +109,14 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
     @property
     def tasks(self) -> List[str]:
         return self.decoder.tasks
+
+    @property
+    def task_heads(self) -> nn.ModuleDict:
+        """``{task: head}`` of an :class:`IndependentHeadsDecoder`."""
+        heads = getattr(self.decoder, 'task_heads', None)
+        if heads is None:
+            raise AttributeError(f'{type(self.decoder).__name__} has no independent task heads.')
+        return heads
 
     @property
     def task_channels(self) -> Dict[str, int]:
@@ -265,7 +274,7 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                 if tuple(single.shape[2:]) != tuple(ori_shape[:2]):
                     single = resize(single, size=ori_shape[:2], mode='bilinear',
                                     align_corners=self.align_corners)
-                    if task == 'depth':
+                    if get_task_spec(task).kind == 'depth':
                         scale = meta.get('scale_factor', (1., 1.))
                         single = single * float(sum(scale) / len(scale))
                 prediction = self.logits_to_prediction(task, single[0])

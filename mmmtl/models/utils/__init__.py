@@ -3,10 +3,12 @@ from .pretrained_fit import (
     key_list,
     pretrained_state_dict,
     shape_mismatches,
+    state_dict_problems,
     verify_backbone_pretrained,
 )
 
 __all__ = [
     'check_pretrained_fit', 'key_list', 'pretrained_state_dict', 'shape_mismatches',
+    'state_dict_problems',
     'verify_backbone_pretrained'
 ]

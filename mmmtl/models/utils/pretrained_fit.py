@@ -37,6 +37,22 @@ def shape_mismatches(expected: Mapping[str, Tensor], state: Mapping,
     ]
 
 
+def state_dict_problems(expected: Mapping[str, Tensor], state: Mapping) -> List[str]:
+    """What keeps ``state`` from loading strictly into a model whose state is ``expected``:
+    missing keys, unexpected keys and shape mismatches, each naming the keys (empty if none)."""
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    mismatched = shape_mismatches(expected, state)
+    problems = []
+    if missing:
+        problems.append(f'missing keys: {key_list(missing)}')
+    if unexpected:
+        problems.append(f'unexpected keys: {key_list(unexpected)}')
+    if mismatched:
+        problems.append(f'shape mismatch (checkpoint vs model): {key_list(mismatched)}')
+    return problems
+
+
 def pretrained_state_dict(checkpoint: Mapping, backbone: nn.Module,
                           prefix: Optional[str] = None) -> Dict[str, Tensor]:
     """The tensors a backbone's ``Pretrained`` init would offer it.

@@ -101,13 +101,31 @@ def test_predict_resizes_to_original_shape_and_rescales_depth():
     assert torch.allclose(out.pred_depth.data, torch.full((1, 64, 64), 1.0))
 
 
-def test_slide_inference_matches_whole_on_constant_model():
-    model = tiny_model(tasks=('depth', ), test_cfg=dict(mode='slide', crop_size=(32, 32),
-                                                         stride=(16, 16))).eval()
-    inputs = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        slide = model.inference(inputs)['depth']
-    assert slide.shape == (1, 1, 64, 64) and torch.isfinite(slide).all()
+@pytest.mark.parametrize('size,crop,stride', [((64, 64), (32, 32), (16, 16)),
+                                               ((45, 70), (32, 24), (20, 17))])
+def test_slide_inference_matches_whole_on_pixelwise_model(size, crop, stride):
+    """With a per-pixel network, sliding windows must reproduce whole inference.
+
+    Any misplaced window, wrong overlap count or uncovered border shows up as
+    a difference (the windows of the second case overhang and overlap unevenly).
+    """
+    model = tiny_model(tasks=('depth', 'normal'),
+                       test_cfg=dict(mode='slide', crop_size=crop, stride=stride)).eval()
+    weight = torch.randn(4, 3, 1, 1, generator=torch.Generator().manual_seed(0))
+
+    def pixelwise(inputs):
+        out = torch.nn.functional.conv2d(inputs, weight).tanh()
+        return dict(depth=out[:, :1], normal=out[:, 1:])
+
+    model.forward_tasks = pixelwise
+    inputs = torch.randn(2, 3, *size)
+    slide = model.inference(inputs)
+    whole = pixelwise(inputs)
+    for task in ('depth', 'normal'):
+        assert slide[task].shape == whole[task].shape
+        torch.testing.assert_close(slide[task], whole[task], rtol=1e-6, atol=1e-6)
+    model.test_cfg = dict(mode='whole')
+    torch.testing.assert_close(model.inference(inputs)['normal'], whole['normal'])
 
 
 def test_task_missing_from_dataset_is_named():
@@ -116,7 +134,7 @@ def test_task_missing_from_dataset_is_named():
         dict(inputs=[torch.zeros(3, 32, 32, dtype=torch.uint8)],
              data_samples=[make_sample(32, 32, tasks=('semseg', 'depth', 'normal'))]),
         training=True)
-    with pytest.raises(KeyError, match="Task 'edge' is in task_heads but the data sample of "
+    with pytest.raises(KeyError, match="Task 'edge' is a task of the model but the data sample of "
                        'img_0.png has no'):
         model(**data, mode='loss')
 

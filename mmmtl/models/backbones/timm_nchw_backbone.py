@@ -7,8 +7,12 @@ from mmmtl.registry import MODELS
 
 
 @MODELS.register_module()
-class TimmBackbone(BaseModule):
-    """Any ``timm`` model with ``features_only=True`` as a backbone.
+class TimmNCHWBackbone(BaseModule):
+    """Any ``timm`` model with ``features_only=True`` as a backbone, NCHW outputs.
+
+    Unlike mmseg's ``TIMMBackbone`` it returns channels-first maps also for
+    timm models whose features are NHWC, selects levels with ``out_indices``
+    and tells its ``out_channels``.
 
     Weights are never downloaded here (``pretrained=False``); load them with
     ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
@@ -29,7 +33,7 @@ class TimmBackbone(BaseModule):
         super().__init__(init_cfg=init_cfg)
         import timm
         if model_name not in timm.list_models():
-            raise KeyError(f'TimmBackbone: unknown timm model {model_name!r}.')
+            raise KeyError(f'TimmNCHWBackbone: unknown timm model {model_name!r}.')
         self.timm_model = timm.create_model(
             model_name, pretrained=False, features_only=True, in_chans=in_channels,
             out_indices=tuple(out_indices), **kwargs)

@@ -1,0 +1,47 @@
+"""Predict every task of a multi-task model (or a KDAM student) on an image.
+
+Writes ``<out-dir>/vis/<name>.png`` (the image and every task's prediction
+side by side) and ``<out-dir>/pred/<task>/<name>.png`` per task (label PNG,
+16-bit depth PNG in millimetres plus ``.npy`` in metres, normals as RGB,
+edge / saliency probabilities as 8-bit PNG).
+
+Example:
+    python demo/image_demo.py demo/demo.png configs/synthetic/kdam_student_synthetic_nyud.py \
+        work_dirs/demo/kdam/iter_600.pth --out-dir outputs
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import List, Optional
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmmtl.apis import MultiTaskInferencer  # noqa: E402
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Multi-task image demo')
+    parser.add_argument('img', help='image file or folder of images')
+    parser.add_argument('config', help='config file (a KDAM config gives its student)')
+    parser.add_argument('checkpoint', help='checkpoint file (distillation or student)')
+    parser.add_argument('--out-dir', default='outputs', help='output folder')
+    parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument('--tile-height', type=int, default=None,
+                        help='height of each painted tile (default: the visualizer\'s)')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    inferencer = MultiTaskInferencer(args.config, args.checkpoint, device=args.device)
+    if args.tile_height is not None:
+        inferencer.visualizer.tile_height = args.tile_height
+    results = inferencer(args.img, out_dir=args.out_dir)
+    count = 1 if isinstance(results['predictions'], dict) else len(results['predictions'])
+    print(f'{count} image(s): painted pictures in {osp.join(args.out_dir, "vis")}, per-task '
+          f'files in {osp.join(args.out_dir, "pred")}/<task> for the tasks '
+          f'{", ".join(inferencer.model.tasks)}')
+
+
+if __name__ == '__main__':
+    main()

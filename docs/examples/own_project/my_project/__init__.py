@@ -1,0 +1,1 @@
+"""Modules of the example project; configs import them with ``custom_imports``."""

@@ -1,0 +1,162 @@
+"""ONNX export: onnxruntime reproduces PyTorch for every synthetic config and each family."""
+import glob
+import os.path as osp
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.dataset import pseudo_collate
+
+from mmmtl.apis import InferencePipeline, inference_model, init_model
+from mmmtl.deployment import ONNXExportError, export_onnx, onnx_session, run_onnx
+from mmmtl.utils import get_task_spec
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SYNTHETIC_CONFIGS = sorted(
+    osp.relpath(path, REPO) for path in glob.glob(osp.join(REPO, 'configs/synthetic/*.py')))
+# One real model of each backbone family (the synthetic configs are Swin too).
+FAMILY_CONFIGS = ['configs/mtl/hrnet18_nyud.py', 'configs/mtl/swinT_pascal.py']
+SHAPE = (64, 96)
+BATCH = 2
+
+
+def seeded_model(config: str):
+    """An untrained model with non-trivial BN statistics (so that BN matters)."""
+    torch.manual_seed(0)
+    model = init_model(osp.join(REPO, config))
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            if name.endswith('running_var'):
+                buf.uniform_(0.5, 2.0)
+            elif name.endswith('running_mean'):
+                buf.normal_(0, 0.1)
+    return model
+
+
+def test_synthetic_configs_are_all_covered():
+    assert len(SYNTHETIC_CONFIGS) >= 6
+
+
+@pytest.mark.parametrize('config', SYNTHETIC_CONFIGS + FAMILY_CONFIGS)
+def test_onnxruntime_equals_pytorch(config, tmp_path):
+    model = seeded_model(config)
+    onnx_file = str(tmp_path / 'model.onnx')
+    outputs = export_onnx(model, onnx_file, SHAPE, batch_size=BATCH)
+    assert outputs == model.tasks
+
+    graph = onnx.load(onnx_file).graph
+    assert [i.name for i in graph.input] == ['input']
+    dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [BATCH, 3, *SHAPE]
+    assert [o.name for o in graph.output] == model.tasks
+
+    inputs = torch.randn(BATCH, 3, *SHAPE, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = model.forward_tasks(inputs)
+    got = run_onnx(onnx_session(onnx_file), inputs)
+    for task in model.tasks:
+        ref = reference[task].numpy()
+        assert got[task].shape == ref.shape == (BATCH, ref.shape[1], *SHAPE)
+        np.testing.assert_allclose(got[task], ref, rtol=1e-3, atol=1e-4, err_msg=task)
+        if get_task_spec(task).kind != 'label':
+            continue
+        # Identical label maps, except where PyTorch's own top-2 margin is below the
+        # float32 noise between the two runtimes (a tie either could break).
+        top2 = np.sort(ref, axis=1)[:, -2:]
+        decided = (top2[:, 1] - top2[:, 0]) > 2 * np.abs(got[task] - ref).max()
+        assert decided.mean() > 0.999, task
+        np.testing.assert_array_equal(got[task].argmax(1)[decided], ref.argmax(1)[decided])
+
+
+class ShapeGeneric(nn.Module):
+    """Strided conv, then a resize back to the input size taken from the tensor."""
+    tasks = ['semseg', 'depth']
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.heads = nn.ModuleDict(dict(semseg=nn.Conv2d(8, 5, 1), depth=nn.Conv2d(8, 1, 1)))
+
+    def forward_tasks(self, inputs):
+        feats = torch.relu(self.backbone(inputs))
+        return {
+            task: F.interpolate(head(feats), size=inputs.shape[2:], mode='bilinear',
+                                align_corners=False)
+            for task, head in self.heads.items()
+        }
+
+
+def test_dynamic_axes_work_for_a_shape_generic_model(tmp_path):
+    torch.manual_seed(0)
+    model = ShapeGeneric().eval()
+    onnx_file = str(tmp_path / 'dynamic.onnx')
+    export_onnx(model, onnx_file, (32, 32), dynamic=True)
+    session = onnx_session(onnx_file)
+    for shape in ((1, 32, 32), (3, 40, 56)):
+        inputs = torch.randn(shape[0], 3, *shape[1:])
+        with torch.no_grad():
+            reference = model.forward_tasks(inputs)
+        got = run_onnx(session, inputs)
+        for task in model.tasks:
+            np.testing.assert_allclose(got[task], reference[task].numpy(), rtol=1e-3,
+                                       atol=1e-5)
+
+
+def test_dynamic_axes_refused_when_tracing_freezes_shapes(tmp_path):
+    """Swin pads to its windows with Python ints: a dynamic graph would be wrong."""
+    model = seeded_model('configs/synthetic/mtl_student_synthetic_nyud.py')
+    onnx_file = tmp_path / 'swin.onnx'
+    with pytest.raises(ONNXExportError, match=r'dynamic axes is wrong at input \(2, 3, 96, 160\)'
+                       r'.*export one file per input size'):
+        export_onnx(model, str(onnx_file), SHAPE, dynamic=True)
+    assert not onnx_file.exists()  # no wrong file is left behind
+
+
+class Spectral(nn.Module):
+    """A head post-processing step with an op the ONNX exporter cannot convert."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, feats):
+        return torch.fft.fft2(self.head(feats)).real
+
+
+def test_unsupported_op_names_the_op_and_the_module(tmp_path):
+    model = seeded_model('configs/synthetic/mtl_student_synthetic_nyud.py')
+    model.task_heads['edge'] = Spectral(model.task_heads['edge'])
+    with pytest.raises(ONNXExportError) as info:
+        export_onnx(model, str(tmp_path / 'bad.onnx'), SHAPE)
+    message = str(info.value)
+    assert "operator 'aten::fft_fft2'" in message
+    assert 'model.task_heads.edge (Spectral)' in message
+    assert 'test_onnx_export.py' in message  # the source line of the call
+
+
+def test_export_rejects_a_model_without_forward_tasks(tmp_path):
+    with pytest.raises(TypeError, match='Conv2d has none'):
+        export_onnx(nn.Conv2d(3, 3, 1), str(tmp_path / 'x.onnx'), SHAPE)
+
+
+def test_onnx_logits_decode_like_inference_model(synthetic_nyud_root, tmp_path):
+    """The documented recipe: preprocess, run the graph, decode with postprocess_result."""
+    model = seeded_model('configs/synthetic/kdam_student_synthetic_nyud.py')
+    image = str(synthetic_nyud_root / 'images' / 'val_00000.png')  # 48 x 64, padded to 64 x 64
+    onnx_file = str(tmp_path / 'student.onnx')
+    export_onnx(model, onnx_file, (64, 64))
+    data = model.data_preprocessor(pseudo_collate([InferencePipeline(model.cfg,
+                                                                      model.tasks)(image)]))
+    assert tuple(data['inputs'].shape) == (1, 3, 64, 64)
+    outputs = run_onnx(onnx_session(onnx_file), data['inputs'])
+    decoded = model.postprocess_result({t: torch.from_numpy(v) for t, v in outputs.items()},
+                                       data['data_samples'])[0]
+    expected = inference_model(model, image)
+    np.testing.assert_array_equal(decoded.pred_sem_seg.data.numpy(),
+                                  expected.pred_sem_seg.data.numpy())
+    for key in ('pred_depth', 'pred_normal', 'pred_edge'):
+        np.testing.assert_allclose(decoded.get(key).data.numpy(), expected.get(key).data.numpy(),
+                                   rtol=1e-3, atol=1e-4, err_msg=key)

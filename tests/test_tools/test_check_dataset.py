@@ -1,0 +1,69 @@
+"""tools/misc/check_dataset.py finds what a long run would trip over."""
+import importlib.util
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+
+from .utils import REPO_ROOT
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        'check_dataset', osp.join(REPO_ROOT, 'tools', 'misc', 'check_dataset.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def nyud_copy(synthetic_nyud_root, tmp_path):
+    root = tmp_path / 'nyud'
+    shutil.copytree(synthetic_nyud_root, root)
+    return root
+
+
+def _first_val_id(root) -> str:
+    return (root / 'gt_sets' / 'val.txt').read_text().split()[0]
+
+
+def test_clean_dataset_passes(synthetic_nyud_root, synthetic_pascal_root, capsys):
+    tool = _tool()
+    assert tool.main([str(synthetic_nyud_root), '--layout', 'nyud']) == 0
+    assert tool.main([str(synthetic_pascal_root), '--layout', 'pascal']) == 0
+    out = capsys.readouterr().out
+    assert 'val: 4 samples, 0 problems' in out and 'human_parts' in out
+
+
+def test_missing_file_is_named(nyud_copy, capsys):
+    sample = _first_val_id(nyud_copy)
+    (nyud_copy / 'depth' / f'{sample}.npy').unlink()
+    assert _tool().main([str(nyud_copy), '--layout', 'nyud', '--splits', 'val']) == 1
+    out = capsys.readouterr().out
+    assert f'{sample}: missing depth ' in out and f'{sample}.npy' in out
+    assert 'FAILED' in out
+
+
+def test_nan_depth_and_bad_label_are_named(nyud_copy, capsys):
+    import cv2
+    sample = _first_val_id(nyud_copy)
+    depth_path = nyud_copy / 'depth' / f'{sample}.npy'
+    depth = np.load(depth_path)
+    depth[0, 0] = np.nan
+    np.save(depth_path, depth)
+    label_path = nyud_copy / 'segmentation' / f'{sample}.png'
+    label = cv2.imread(str(label_path), cv2.IMREAD_UNCHANGED)
+    label[0, 0] = 77  # raw 77 -> class 76 of 40
+    cv2.imwrite(str(label_path), label)
+    assert _tool().main([str(nyud_copy), '--layout', 'nyud', '--splits', 'val']) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.strip().startswith('!')]
+    assert any(sample in line and 'depth' in line for line in problems), out
+    assert 'val: 4 samples, 1 problems' in out or 'val: 4 samples, 2 problems' in out
+
+
+def test_unknown_split_fails_cleanly(synthetic_nyud_root, capsys):
+    assert _tool().main([str(synthetic_nyud_root), '--layout', 'nyud', '--splits',
+                         'test']) == 1
+    assert 'cannot read the split' in capsys.readouterr().out
