@@ -7,16 +7,13 @@
 # class, flips and photometric distortion.
 #   bash tools/dist_train.sh configs/mtl/atrc_hrnet18_pascal.py 8
 _base_ = [
-    '../_base_/models/mtl_hrnet18.py',
     '../_base_/models/atrc_pascal.py',
     '../_base_/datasets/pascal_context_mtl.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_40k.py',
     '../_base_/st_references.py'
 ]
-model = dict(decoder={{_base_.decoder}})
-optimizer = dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=5e-4)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+optim_wrapper = dict(optimizer=dict(lr=0.005))  # SGD momentum 0.9, wd 5e-4 as the base
 crop_size = (512, 512)  # (h, w)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -7,35 +7,21 @@
 # baseline (configs/synthetic/mtl_student_synthetic_nyud.py).
 # Data: python tools/misc/make_synthetic_dataset.py --layout nyud --out data/synthetic_nyud
 _base_ = [
-    '../_base_/models/mtl_hrnet18.py', '../_base_/models/atrc_nyud.py',
-    '../_base_/datasets/synthetic_nyud.py', '../_base_/default_runtime.py'
+    '../_base_/models/atrc_nyud.py', '../_base_/datasets/synthetic_nyud.py',
+    '../_base_/default_runtime.py'
 ]
-branch_channels = [8, 16, 32, 64]
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     backbone=dict(
         norm_cfg=norm_cfg,
         extra=dict(
-            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
-                        num_channels=(16, )),
-            stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
-                        num_channels=tuple(branch_channels[:2])),
-            stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
-                        num_channels=tuple(branch_channels[:3])),
-            stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
-                        num_channels=tuple(branch_channels))),
+            stage1=dict(num_blocks=(1, ), num_channels=(16, )),
+            stage2=dict(num_blocks=(1, 1), num_channels=(8, 16)),
+            stage3=dict(num_modules=1, num_blocks=(1, 1, 1), num_channels=(8, 16, 32)),
+            stage4=dict(num_modules=1, num_blocks=(1, 1, 1, 1), num_channels=(8, 16, 32, 64))),
         init_cfg=None),
-    neck=dict(in_channels=branch_channels),  # 120 channels -> ATRC channels 30, attention 15
-    decoder=dict(
-        type='ATRCDecoder',
-        out_channels={{_base_.decoder.out_channels}},
-        contexts={{_base_.decoder.contexts}},
-        task_losses={{_base_.decoder.task_losses}},
-        aux_channels={{_base_.decoder.aux_channels}},
-        aux_losses={{_base_.decoder.aux_losses}},
-        aux_loss_weights={{_base_.decoder.aux_loss_weights}},
-        dropout_ratio=0.05,
-        norm_cfg=norm_cfg))
+    neck=dict(in_channels=[8, 16, 32, 64]),  # 120 channels -> ATRC channels 30, attention 15
+    decoder=dict(norm_cfg=norm_cfg))
 max_iters = 600
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))

@@ -40,6 +40,8 @@ class DepthBinningCrossEntropyLoss(nn.Module):
         loss_weight: Task weight.
     """
 
+    task_kinds = ('depth', )
+
     def __init__(self, num_bins: int = 40, min_depth: float = 0.7, max_depth: float = 10.0,
                  loss_weight: float = 1.0) -> None:
         super().__init__()

@@ -53,6 +53,8 @@ class NormalClusterCrossEntropyLoss(nn.Module):
         loss_weight: Task weight.
     """
 
+    task_kinds = ('normal', )
+
     def __init__(self, num_clusters: int = 40,
                  centroids: Optional[Union[str, Sequence[Sequence[float]]]] = None,
                  loss_weight: float = 1.0) -> None:
