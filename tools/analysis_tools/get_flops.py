@@ -4,10 +4,15 @@ Prints two FLOP counts:
 - ``FLOPs`` (paper convention): multiply-accumulates of conv, linear and
   normalisation modules plus element-wise activations, counted by forward
   hooks as mmcv 1.x / ptflops ``get_model_complexity_info`` do; attention
-  matmuls and functional interpolation are not counted. This is the figure
-  the KDAM paper (Table 1) reports. Deformable convolutions count as
-  convolutions plus their bilinear sampling (:func:`deform_conv_macs`), and
-  DeMT's task attention counts its four projections.
+  matmuls of the backbone and functional interpolation are not counted. This
+  is the figure the KDAM paper (Table 1) reports. Inside a multi-task decoder
+  (ATRC, InvPT) the matrix products of the attention (``matmul``, ``bmm``,
+  ``einsum``) are counted too: they are functional ops that module hooks
+  miss, and the decoder-focused models' published sizes include them.
+  Deformable convolutions count as convolutions plus their bilinear sampling
+  (:func:`deform_conv_macs`), and DeMT's task attention counts its four
+  projections only (its own rule; matrix products inside it are not counted
+  again).
 - ``FLOPs (full, fvcore)``: every operator fvcore traces, through
   ``mmengine.analysis.FlopAnalyzer`` (matmuls of the attention included).
 
@@ -20,6 +25,7 @@ from typing import Callable, Dict, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmengine.config import Config, DictAction
+from torch.overrides import TorchFunctionMode
 
 from mmmtl.registry import MODELS
 from mmmtl.utils import register_all_modules
@@ -158,27 +164,89 @@ def _extra_module_counters() -> Dict[type, Callable]:
     return counters
 
 
+_MATMULS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm,
+            torch.Tensor.bmm, torch.mm, torch.Tensor.mm}
+
+
+def _einsum_macs(args: tuple) -> int:
+    """MACs of ``torch.einsum(equation, *operands)``: the product of all index sizes."""
+    equation, operands = args[0], args[1:]
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if len(operands) < 2:
+        return 0
+    sizes = {}
+    for spec, operand in zip(equation.replace(' ', '').split('->')[0].split(','), operands):
+        if '.' in spec:  # ellipsis: not used by our decoders
+            raise NotImplementedError(f'einsum with an ellipsis: {equation!r}')
+        sizes.update(zip(spec, operand.shape))
+    macs = 1
+    for size in sizes.values():
+        macs *= int(size)
+    return macs
+
+
+class _DecoderProductCounter(TorchFunctionMode):
+    """MACs of the matrix products (matmul / bmm / einsum) run inside decoders.
+
+    Counts only while ``depth > 0``: forward hooks of every
+    ``BaseMultiTaskDecoder`` raise and lower it.
+    """
+
+    def __init__(self, counter: Dict[str, int]) -> None:
+        super().__init__()
+        self.counter = counter
+        self.depth = 0
+        self.paused = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if self.depth > 0 and not self.paused:
+            if func in _MATMULS:
+                self.counter['macs'] += int(out.numel()) * int(args[0].shape[-1])
+            elif func is torch.einsum:
+                self.counter['macs'] += _einsum_macs(args)
+        return out
+
+
 def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
-    """MACs of conv / linear / norm / activation modules for one forward."""
+    """MACs of conv / linear / norm / activation modules for one forward, plus
+    the matrix products inside multi-task decoders."""
+    from mmmtl.models.decoders import BaseMultiTaskDecoder
     counter = {'macs': 0}
     handles = [
         m.register_forward_hook(_mac_hook(counter)) for m in model.modules()
         if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear) + _NORMS + _ACTIVATIONS)
     ]
+    products = _DecoderProductCounter(counter)
     extra = _extra_module_counters()
+
+    def enter(*_) -> None:
+        products.depth += 1
+
+    def leave(*_) -> None:
+        products.depth -= 1
+
+    def pause(*_) -> None:  # a module with its own rule: its products are in it
+        products.paused += 1
 
     def extra_hook(count: Callable):
 
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            products.paused -= 1
             counter['macs'] += int(count(module, inputs, output))
 
         return hook
 
     for module in model.modules():
+        if isinstance(module, BaseMultiTaskDecoder):
+            handles.append(module.register_forward_pre_hook(enter))
+            handles.append(module.register_forward_hook(leave))
         count = next((fn for cls, fn in extra.items() if isinstance(module, cls)), None)
         if count is not None:
+            handles.append(module.register_forward_pre_hook(pause))
             handles.append(module.register_forward_hook(extra_hook(count)))
-    with torch.no_grad():
+    with torch.no_grad(), products:
         model(inputs)
     for handle in handles:
         handle.remove()
@@ -235,7 +303,8 @@ def main() -> None:
     print(f'{split}\nInput shape: (3, {args.shape[0]}, {args.shape[1]})')
     print(f'Params: {params / 1e6:.2f} M')
     print(f'FLOPs: {paper_flops(wrapped, inputs) / 1e9:.2f} G  '
-          '(paper convention: conv/linear/norm/activation MACs, as mmcv 1.x)')
+          '(paper convention: conv/linear/norm/activation MACs, as mmcv 1.x, '
+          'plus the decoder\'s attention products)')
     if not args.no_full:
         print(f'FLOPs (full, fvcore): {full_flops(wrapped, inputs) / 1e9:.2f} G  '
               '(every traced op, attention matmuls included)')

@@ -1,5 +1,9 @@
+from .atrc import ATRCDecoder
 from .base_decoder import BaseMultiTaskDecoder, build_decoder
 from .demt import DeMTDecoder
 from .independent_heads_decoder import IndependentHeadsDecoder
 
-__all__ = ['BaseMultiTaskDecoder', 'DeMTDecoder', 'IndependentHeadsDecoder', 'build_decoder']
+__all__ = [
+    'ATRCDecoder', 'BaseMultiTaskDecoder', 'DeMTDecoder', 'IndependentHeadsDecoder',
+    'build_decoder'
+]

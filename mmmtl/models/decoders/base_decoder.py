@@ -86,6 +86,17 @@ class BaseMultiTaskDecoder(BaseModule, metaclass=ABCMeta):
     def aux_loss_weight(self, name: str) -> float:
         return float(self.aux_loss_weights.get(name, 1.0))
 
+    def aux_task_loss(self, name: str, task: str, logits: Tensor, target: Tensor) -> Tensor:
+        """Weighted loss of auxiliary output ``name`` of ``task``.
+
+        Default: the task's own loss times ``aux_loss_weights[name]``. Decoders
+        whose auxiliary outputs differ from the final ones (e.g. ATRC's depth
+        bins) override it.
+        """
+        loss = self.task_loss(task, logits, target)
+        weight = self.aux_loss_weight(name)
+        return loss if weight == 1 else weight * loss
+
 
 def build_task_loss(task: str, loss_cfg: Union[dict, List[dict]]) -> nn.Module:
     """Build the loss of ``task`` from a config (or a list, summed)."""

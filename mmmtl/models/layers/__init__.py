@@ -1,8 +1,16 @@
 from .channel_deform_conv import ChannelDeformConv2d, WindowOffsetPredictor
+from .context_attention import (
+    CONTEXT_TYPES,
+    GlobalContextAttention,
+    LabelContextAttention,
+    LocalContextAttention,
+    build_context_attention,
+)
 from .deformable_mixer import DeformableMixer, DeformableMixerLayer
 from .task_attention import TaskAttention, TaskInteractionBlock, TaskQueryBlock
 
 __all__ = [
-    'ChannelDeformConv2d', 'DeformableMixer', 'DeformableMixerLayer', 'TaskAttention',
-    'TaskInteractionBlock', 'TaskQueryBlock', 'WindowOffsetPredictor'
+    'CONTEXT_TYPES', 'ChannelDeformConv2d', 'DeformableMixer', 'DeformableMixerLayer',
+    'GlobalContextAttention', 'LabelContextAttention', 'LocalContextAttention', 'TaskAttention',
+    'TaskInteractionBlock', 'TaskQueryBlock', 'WindowOffsetPredictor', 'build_context_attention'
 ]

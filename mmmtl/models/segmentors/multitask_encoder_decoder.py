@@ -189,10 +189,9 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
             task_losses = self.task_weighting(task_losses)
         losses = {f'loss_{task}': loss for task, loss in task_losses.items()}
         for name, logits_by_task in (aux_logits or {}).items():
-            weight = self.decoder.aux_loss_weight(name)
             for task, logits in logits_by_task.items():
-                loss = self.decoder.task_loss(task, logits, targets[task])
-                losses[f'loss_{task}_{name}'] = loss if weight == 1 else weight * loss
+                losses[f'loss_{task}_{name}'] = self.decoder.aux_task_loss(
+                    name, task, logits, targets[task])
         return losses
 
     def loss(self, inputs: Tensor, data_samples: List[MultiTaskDataSample]) -> Dict[str, Tensor]:
