@@ -1,0 +1,3 @@
+from .up_transformer import CrossScaleSelfAttention, UPTransformerBlock
+
+__all__ = ['CrossScaleSelfAttention', 'UPTransformerBlock']
