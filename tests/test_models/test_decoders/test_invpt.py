@@ -1,13 +1,17 @@
 """InvPT decoder: the UP-Transformer attention against a reference, message
-passing, cross-task interaction, shapes at odd sizes, gradients, errors, and
-the synthetic configs through loss / predict on both data sets."""
+passing, cross-task interaction, shapes at odd sizes, gradients, errors; the
+synthetic and real configs through loss / predict on every task of both data
+sets (initial predictions included); Params / GFLOPs of the authors' ViT-L
+models against the published figures."""
 import copy
+import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
 from mmengine.structures import PixelData
 
 from mmmtl.models.layers import CrossScaleSelfAttention
@@ -272,3 +276,102 @@ def test_loss_has_final_and_auxiliary_terms_and_predict_decodes_every_task(chann
         if spec.kind == 'label':
             assert pred.max() < channels[task], task
         assert tensors[task].shape == (1, channels[task], 64, 96), task
+
+
+# --- the real configs ------------------------------------------------------------
+# Published sizes of InvPT with ViT-L (from later papers' comparison tables):
+# NYUD-v2 402.1 M / 555.57 GFLOPs, PASCAL-Context 423.03 M / 669.64 GFLOPs. The
+# authors' code also builds a 1x1 projection of the first stage's output per
+# task that it never uses (0.33 M per task); we do not build it, which explains
+# our counts being 0.3-0.4 % lower. The NYUD-v2 figure is the conv / linear /
+# norm / activation count at the authors' 448x576 crop (get_flops.py's paper
+# convention); the PASCAL-Context figure at 512x512 is fvcore's count with the
+# attention matmuls (our paper-convention count there is 624.7 G): one counter
+# cannot give both figures.
+
+
+def build(config):
+    cfg = Config.fromfile(osp.join(REPO, config))
+    cfg.model.backbone.pop('init_cfg', None)  # no pretrained weights in tests
+    return revert_sync_batchnorm(MODELS.build(cfg.model)), cfg
+
+
+def get_flops_module():
+    path = osp.join(REPO, 'tools/analysis_tools/get_flops.py')
+    spec = importlib.util.spec_from_file_location('get_flops_for_invpt', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_loss_and_predict(model, channels, backward=True):
+    """loss: final + 'inter' term per task; predict: every task at the image size."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    data = dict(inputs=[torch.randint(0, 256, (3, 64, 64), generator=gen, dtype=torch.uint8)
+                        for _ in range(2)],  # two: BN trains on 1x1 maps at stride 64
+                data_samples=[random_sample(channels, 64, 64, seed=seed) for seed in range(2)])
+    data = model.data_preprocessor(data, training=True)
+    model.train()
+    with torch.set_grad_enabled(backward):
+        losses = model(**data, mode='loss')
+    assert set(losses) == {f'loss_{t}' for t in channels} | {f'loss_{t}_inter' for t in channels}
+    assert all(torch.isfinite(value) for value in losses.values())
+    if backward:
+        sum(losses.values()).backward()
+        decoder_grads = [p.grad for p in model.decoder.parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in decoder_grads)
+    model.eval()
+    data = model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 256, (3, 50, 60), generator=gen, dtype=torch.uint8)],
+             data_samples=[random_sample(channels, 50, 60, seed=1)]), training=False)
+    with torch.no_grad():
+        sample = model(**data, mode='predict')[0]
+    for task in channels:
+        pred_key = {'semseg': 'pred_sem_seg'}.get(task, f'pred_{task}')
+        assert getattr(sample, pred_key).data.shape[-2:] == (50, 60), task
+
+
+@pytest.mark.parametrize('config,channels', [
+    ('configs/mtl/invpt_swinT_nyud.py', NYUD_CHANNELS),
+    ('configs/mtl/invpt_swinT_pascal.py', PASCAL_CHANNELS),
+])
+def test_swin_t_configs_train_and_predict_every_task(config, channels):
+    model, cfg = build(config)
+    assert cfg.model.decoder.type == 'InvPTDecoder'
+    assert list(model.tasks) == list(channels)
+    assert model.task_channels == channels
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=2e-5, weight_decay=1e-6)
+    assert cfg.train_cfg.max_iters == 40000 and cfg.train_dataloader.batch_size == 2
+    check_loss_and_predict(model, channels)
+
+
+def test_kdam_invpt_config_is_the_student_config_with_the_swin_l_teacher():
+    kdam = Config.fromfile(osp.join(REPO, 'configs/kdam/invpt_swinT_nyud.py'))
+    student = Config.fromfile(osp.join(REPO, 'configs/mtl/invpt_swinT_nyud.py'))
+    assert kdam.model.student == student.model
+    assert kdam.model.teacher_cfg == 'configs/mtl/swinL_nyud.py'
+    assert set(kdam.model.distill_losses) == set(NYUD_CHANNELS)
+    assert kdam.optim_wrapper == student.optim_wrapper
+    assert kdam.train_dataloader == student.train_dataloader
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('dataset,channels,size,params,gflops,counter', [
+    ('nyud', NYUD_CHANNELS, (448, 576), 402.1, 555.57, 'paper'),
+    ('pascal', PASCAL_CHANNELS, (512, 512), 423.03, 669.64, 'full'),
+])
+def test_vit_l_configs_have_the_published_size_and_run(dataset, channels, size, params, gflops,
+                                                       counter):
+    model, cfg = build(f'configs/mtl/invpt_vitL_{dataset}.py')  # built once per data set
+    assert tuple(cfg.model.backbone.img_size) == size  # pos_embed of the authors' crop
+    measured = sum(p.numel() for p in model.parameters()) / 1e6
+    assert measured == pytest.approx(params, rel=0.01)
+    unused_in_authors_code = len(channels) * (576 * 576 + 576) / 1e6
+    assert measured + unused_in_authors_code == pytest.approx(params, rel=0.001)
+    get_flops = get_flops_module()
+    wrapped = get_flops._TensorForward(model.eval())
+    inputs = torch.zeros(1, 3, *size)
+    count = (get_flops.paper_flops if counter == 'paper' else get_flops.full_flops)
+    assert count(wrapped, inputs) / 1e9 == pytest.approx(gflops, rel=0.03)
+    check_loss_and_predict(model, channels, backward=False)
