@@ -14,7 +14,9 @@ Prints two FLOP counts:
   projections only (its own rule; matrix products inside it are not counted
   again).
 - ``FLOPs (full, fvcore)``: every operator fvcore traces, through
-  ``mmengine.analysis.FlopAnalyzer`` (matmuls of the attention included).
+  ``mmengine.analysis.FlopAnalyzer`` (matmuls of the attention included;
+  fused ``scaled_dot_product_attention``, e.g. timm's ViT, counted by
+  :func:`attention_flop_handles`).
 
 Example:
     python tools/analysis_tools/get_flops.py configs/mtl/swinT_nyud.py --shape 425 560
@@ -253,10 +255,33 @@ def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     return counter['macs']
 
 
+def sdpa_flop_jit(inputs, outputs) -> int:
+    """MACs of ``aten::scaled_dot_product_attention``.
+
+    q (..., L, E), k (..., S, E), v (..., S, Ev): ``q @ k^T`` takes L*S*E and
+    ``softmax(.) @ v`` L*S*Ev multiply-accumulates per leading index (batch x
+    heads); scaling and softmax are element-wise and not counted, as fvcore
+    counts ``matmul`` / ``bmm`` / ``einsum``.
+    """
+    from mmengine.analysis.jit_handles import get_shape
+    q_shape, k_shape, v_shape = (get_shape(value) for value in inputs[:3])
+    leading = 1
+    for size in q_shape[:-2]:
+        leading *= size
+    return leading * q_shape[-2] * k_shape[-2] * (q_shape[-1] + v_shape[-1])
+
+
+def attention_flop_handles() -> Dict[str, object]:
+    """fvcore handles for fused attention ops it does not count by itself."""
+    return {'aten::scaled_dot_product_attention': sdpa_flop_jit}
+
+
 def full_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     from mmengine.analysis import FlopAnalyzer
     analyzer = FlopAnalyzer(model, inputs)
     analyzer.set_op_handle('torchvision::deform_conv2d', _deform_conv2d_jit_handle)
+    for name, handle in attention_flop_handles().items():
+        analyzer.set_op_handle(name, handle)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     return int(analyzer.total())

@@ -8,9 +8,11 @@ from .context_attention import (
 )
 from .deformable_mixer import DeformableMixer, DeformableMixerLayer
 from .task_attention import TaskAttention, TaskInteractionBlock, TaskQueryBlock
+from .up_transformer import CrossScaleSelfAttention, UPTransformerBlock
 
 __all__ = [
-    'CONTEXT_TYPES', 'ChannelDeformConv2d', 'DeformableMixer', 'DeformableMixerLayer',
-    'GlobalContextAttention', 'LabelContextAttention', 'LocalContextAttention', 'TaskAttention',
-    'TaskInteractionBlock', 'TaskQueryBlock', 'WindowOffsetPredictor', 'build_context_attention'
+    'CONTEXT_TYPES', 'ChannelDeformConv2d', 'CrossScaleSelfAttention', 'DeformableMixer',
+    'DeformableMixerLayer', 'GlobalContextAttention', 'LabelContextAttention',
+    'LocalContextAttention', 'TaskAttention', 'TaskInteractionBlock', 'TaskQueryBlock',
+    'UPTransformerBlock', 'WindowOffsetPredictor', 'build_context_attention'
 ]
