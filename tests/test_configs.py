@@ -136,7 +136,7 @@ def test_no_stale_top_level_copy(path):
 def test_stated_head_channels_are_built(path):
     cfg = load(path)
     for segmentor in segmentors(cfg):
-        if 'task_heads' not in segmentor:
+        if not segmentor.get('task_heads'):  # absent or None: a decoder, no heads
             continue
         shared = segmentor.get('shared_head_cfg') or {}
         stated = {}

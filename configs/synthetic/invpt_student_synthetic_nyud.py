@@ -7,6 +7,7 @@
 # like the final ones (aux loss 'inter', weight 1).
 # Data: python tools/misc/make_synthetic_dataset.py --layout nyud --out data/synthetic_nyud
 _base_ = ['./mtl_student_synthetic_nyud.py', '../_base_/models/invpt_tasks_nyud.py']
+task_heads = None  # the base's independent heads are replaced by the decoder
 model = dict(
     backbone=dict(out_indices=(1, 2, 3)),
     neck=None,

@@ -11,6 +11,7 @@ _base_ = ['./mtl_swin.py']
 model = dict(
     backbone=dict(drop_path_rate=0.15, out_indices=(1, 2, 3)),
     neck=None,
+    shared_head_cfg=None,  # mtl_swin.py's head settings: no heads here
     decoder=dict(
         type='InvPTDecoder',
         in_channels=[192, 384, 768],
