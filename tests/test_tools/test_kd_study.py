@@ -125,3 +125,21 @@ def test_quick_study_end_to_end(tmp_path):
     second = json.loads((again / 'runs' / 'seed0' / 'baseline' / 'result.json').read_text())
     assert second['test'] == first['test']
     assert second['val'] == first['val']
+
+
+def test_study_refuses_to_mix_data(tmp_path):
+    args = kd_study.parse_args(['--quick', '--out', str(tmp_path)])
+    study = kd_study.Study(args)
+    (tmp_path / 'data' / 'gt_sets').mkdir(parents=True)
+    (tmp_path / 'data' / 'gt_sets' / 'test.txt').write_text('test_00000\n')
+    (tmp_path / 'data' / 'study_data.json').write_text(json.dumps(dict(difficulty='easy')))
+    with pytest.raises(RuntimeError, match='other data'):
+        study.make_data()
+
+
+def test_study_adds_teacher_and_baseline_and_rejects_unknown(tmp_path):
+    study = kd_study.Study(kd_study.parse_args(['--methods', 'dist', '--out', str(tmp_path)]))
+    assert list(study.methods) == ['teacher', 'baseline', 'dist']
+    assert study.args.seeds == [0, 1, 2] and study.args.iters == 500
+    with pytest.raises(SystemExit, match='unknown method'):
+        kd_study.Study(kd_study.parse_args(['--methods', 'fitnet', '--out', str(tmp_path)]))

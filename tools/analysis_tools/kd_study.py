@@ -246,14 +246,25 @@ class Study:
 
     # -- data -----------------------------------------------------------
     def make_data(self) -> None:
-        if osp.isfile(osp.join(self.data_root, 'gt_sets', 'test.txt')):
-            return
         num_train, num_val, num_test = self.counts
+        params = dict(num_train=num_train, num_val=num_val, num_test=num_test,
+                      size=list(self.size), difficulty=self.args.difficulty,
+                      seed=self.args.data_seed)
+        params_file = osp.join(self.data_root, 'study_data.json')
+        if osp.isfile(osp.join(self.data_root, 'gt_sets', 'test.txt')):
+            with open(params_file) as handle:
+                made = json.load(handle)
+            if made != params:
+                raise RuntimeError(f'kd_study: {self.data_root} holds other data ({made}) '
+                                   f'than asked for ({params}); use another --out.')
+            return
         self._run([sys.executable, 'tools/misc/make_synthetic_dataset.py', '--layout', 'nyud',
                    '--out', self.data_root, '--num-train', str(num_train), '--num-val',
                    str(num_val), '--num-test', str(num_test), '--size', str(self.size[0]),
                    str(self.size[1]), '--difficulty', self.args.difficulty, '--seed',
                    str(self.args.data_seed)], osp.join(self.out, 'make_data.log'))
+        with open(params_file, 'w') as handle:
+            json.dump(params, handle)
 
     # -- one run ----------------------------------------------------------
     def run_dir(self, method: str, seed: int) -> str:
@@ -289,13 +300,18 @@ class Study:
     def run_one(self, method: Method, seed: int) -> dict:
         work_dir = self.run_dir(method.name, seed)
         result_file = osp.join(work_dir, 'result.json')
-        if osp.isfile(result_file):
-            with open(result_file) as handle:
-                return json.load(handle)
-        start = time.time()
         options = self.common_options(seed) + list(method.options)
         if method.distilled:
             options.append(f'model.teacher_ckpt={self.run_dir("teacher", seed)}')
+        if osp.isfile(result_file):
+            with open(result_file) as handle:
+                result = json.load(handle)
+            if result.get('options') != options:
+                raise RuntimeError(f'kd_study: {result_file} was run with other options '
+                                   f'({result.get("options")}) than now ({options}); use '
+                                   'another --out or the same arguments.')
+            return result
+        start = time.time()
         self._run([sys.executable, 'tools/train.py', method.config, '--work-dir', work_dir,
                    '--cfg-options', *options], osp.join(work_dir, 'train_stdout.log'))
         with open(osp.join(work_dir, 'last_checkpoint')) as handle:
