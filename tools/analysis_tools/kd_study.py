@@ -252,8 +252,10 @@ class Study:
                       seed=self.args.data_seed)
         params_file = osp.join(self.data_root, 'study_data.json')
         if osp.isfile(osp.join(self.data_root, 'gt_sets', 'test.txt')):
-            with open(params_file) as handle:
-                made = json.load(handle)
+            made = None
+            if osp.isfile(params_file):
+                with open(params_file) as handle:
+                    made = json.load(handle)
             if made != params:
                 raise RuntimeError(f'kd_study: {self.data_root} holds other data ({made}) '
                                    f'than asked for ({params}); use another --out.')
