@@ -12,6 +12,11 @@ Steps, all through the same tools as real runs:
 Delta_m here is measured against the student baseline (the synthetic data has
 no published single-task references), so the baseline reads 0.00 and a
 positive KDAM value means distillation helped.
+
+The demo trains every model once, with one seed: its table varies from
+machine to machine and cannot tell whether KDAM helps. The seeded study
+(tools/analysis_tools/kd_study.py, docs/model_zoo.md "Evidence on synthetic
+data") trains every method over several seeds and reports mean +- std.
 """
 import argparse
 import json
@@ -178,9 +183,16 @@ def main() -> None:
     verdict = ('KDAM student beats its baseline on average (Δm {:+.2f}%)' if dm > 0 else
                'KDAM student does NOT beat its baseline on this data (Δm {:+.2f}%)')
     verdict += f'; better: {", ".join(better) or "none"}; not better: {", ".join(worse) or "none"}.'
+    single_seed = ('This is ONE training run per model (the configs\' randomness.seed=0, data '
+                   f'seed {args.seed}); its numbers move '
+                   'from machine to machine and by seed.\nFor mean ± std over seeds and against '
+                   'plain KD and DIST, run the study:\n  python tools/analysis_tools/kd_study.py '
+                   '--out work_dirs/kd_study   (see docs/model_zoo.md, "Evidence on synthetic '
+                   'data")')
     summary = ['', '=' * 80, 'KDAM demo on synthetic NYUD-v2-layout data '
                f'({args.data_root}); Δm relative to the student baseline', '',
-               table, '', verdict.format(dm), '', 'Pictures (image | gt | prediction per task):']
+               table, '', verdict.format(dm), '', single_seed, '',
+               'Pictures (image | gt | prediction per task):']
     for name, (_, work_dir, _) in runs.items():
         summary.append(f'  {name}: {osp.join(work_dir, "test")}/*/vis/')
     summary.append(f'  the three models side by side (gt, teacher, baseline, KDAM): {comparison}')

@@ -29,6 +29,10 @@ import cv2
 import numpy as np
 
 LAYOUTS = ('nyud', 'nyud_mt', 'pascal')
+# 'easy': the original scenes. 'hard': also small occluding objects, thin
+# poles and shelves, a person in NYUD scenes, a random texture per surface
+# and scene, stronger colour jitter and noise (see ``render_scene``).
+DIFFICULTIES = ('easy', 'hard')
 
 # NYUD-v2 40-class indices (0-based, see ``nyud_mtl.NYUD_CLASSES``).
 NYUD_WALL, NYUD_FLOOR, NYUD_CHAIR, NYUD_SOFA, NYUD_TABLE = 0, 1, 4, 5, 6
@@ -232,13 +236,21 @@ def _add_person(r: _Renderer, rng: np.random.Generator, floor_y: float,
 
 
 def render_scene(rng: np.random.Generator, size: Tuple[int, int],
-                 with_person: bool = False) -> Scene:
+                 with_person: bool = False, difficulty: str = 'easy') -> Scene:
     """Render one random room.
 
     Args:
         rng: Source of randomness (the scene is a function of its state).
         size: (H, W) of the image.
         with_person: Put a person with parts into the scene (PASCAL layout).
+        difficulty: ``'easy'`` (the original scenes; the random stream and
+            the output are unchanged) or ``'hard'``: after the easy scene's
+            objects, 2-4 small boxes and spheres in front of them (occlusion,
+            small parts), 1-3 thin poles (lamps) and a thin shelf on a wall
+            (fine structures), a person in half of the scenes, a random
+            texture per surface and scene, stronger per-surface colour jitter
+            and image noise. The geometry stays exact: every label still
+            comes from the ray caster.
 
     Returns:
         The rendered :class:`Scene`.
@@ -288,6 +300,10 @@ def render_scene(rng: np.random.Generator, size: Tuple[int, int],
     if with_person:
         _add_person(r, rng, floor_y, x=rng.uniform(-0.8, 0.8),
                     z=rng.uniform(1.8, 2.6), instance=instance)
+        instance += 1
+    if difficulty == 'hard':
+        _add_hard_objects(r, rng, floor_y, ceil_y, left_x, right_x, back_z, instance,
+                          with_person)
 
     scene = Scene(image=np.zeros((height, width, 3), np.uint8),
                   depth=r.depth.astype(np.float32),
@@ -295,11 +311,47 @@ def render_scene(rng: np.random.Generator, size: Tuple[int, int],
                   surface_id=r.surface_id, surfaces=r.surfaces)
     if (scene.surface_id < 0).any() or not np.isfinite(scene.depth).all():
         raise RuntimeError('synthetic renderer left a pixel without a surface')
-    scene.image = _shade(scene, r.rays, rng)
+    scene.image = _shade(scene, r.rays, rng, hard=difficulty == 'hard')
     return scene
 
 
-def _shade(scene: Scene, rays: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _add_hard_objects(r: _Renderer, rng: np.random.Generator, floor_y: float, ceil_y: float,
+                      left_x: float, right_x: float, back_z: float, instance: int,
+                      has_person: bool) -> None:
+    """The extra content of ``difficulty='hard'`` (see :func:`render_scene`)."""
+    # Small objects close to the camera, in front of the furniture.
+    for _ in range(rng.integers(2, 5)):
+        name = rng.choice(['chair', 'tvmonitor', 'bottle', 'pottedplant', 'table'])
+        x = rng.uniform(left_x + 0.4, right_x - 0.4)
+        z = rng.uniform(1.3, 2.4)
+        size = rng.uniform(0.1, 0.3)
+        if name in ('bottle', 'pottedplant'):
+            r.sphere((x, floor_y - size, z), size, _object(name, instance))
+        else:
+            lift = rng.uniform(0.0, 0.6)  # resting on something or on the floor
+            r.box((x - size, floor_y - lift - 2 * size, z - size),
+                  (x + size, floor_y - lift, z + size), _object(name, instance))
+        instance += 1
+    # Thin poles (standing lamps): a few pixels wide.
+    for _ in range(rng.integers(1, 4)):
+        x = rng.uniform(left_x + 0.3, right_x - 0.3)
+        z = rng.uniform(1.8, back_z - 0.3)
+        half = rng.uniform(0.015, 0.04)
+        r.box((x - half, floor_y - rng.uniform(1.2, 1.8), z - half),
+              (x + half, floor_y, z + half), _object('bottle', instance))
+        instance += 1
+    # A thin shelf on the back wall.
+    sx, sy = rng.uniform(-1.5, 0.5), rng.uniform(ceil_y + 1.2, floor_y - 1.0)
+    r.box((sx, sy, back_z - 0.25), (sx + rng.uniform(0.6, 1.4), sy + 0.04, back_z - 1e-3),
+          _object('table', instance))
+    instance += 1
+    if not has_person and rng.random() < 0.5:
+        _add_person(r, rng, floor_y, x=rng.uniform(-1.0, 1.0), z=rng.uniform(2.0, 3.2),
+                    instance=instance)
+
+
+def _shade(scene: Scene, rays: np.ndarray, rng: np.random.Generator,
+           hard: bool = False) -> np.ndarray:
     """Colour x texture x Lambertian shading + noise, (H, W, 3) uint8 RGB."""
     height, width = scene.depth.shape
     colours, textures = [], []
@@ -309,8 +361,12 @@ def _shade(scene: Scene, rays: np.ndarray, rng: np.random.Generator) -> np.ndarr
             base = _PART_COLOURS[s.part[1:] if s.part[0] in 'lr' else s.part]
         else:
             base = _COLOURS[s.name]
-        colours.append(np.clip(np.asarray(base, float) + jitter, 0, 255))
-        textures.append(_TEXTURES['person' if s.part else s.name])
+        colour = np.asarray(base, float) + jitter
+        if hard:  # per-surface jitter: colour alone no longer names the class
+            colour = colour + rng.normal(0, 30, size=3)
+        colours.append(np.clip(colour, 0, 255))
+        textures.append(int(rng.integers(0, 4)) if hard else
+                        _TEXTURES['person' if s.part else s.name])
     colour = np.asarray(colours)[scene.surface_id]  # (H, W, 3)
     texture_kind = np.asarray(textures)[scene.surface_id]
     points = rays * scene.depth[..., None].astype(np.float64)
@@ -327,7 +383,7 @@ def _shade(scene: Scene, rays: np.ndarray, rng: np.random.Generator) -> np.ndarr
     shading = 0.45 + 0.55 * lambert
     attenuation = 1.0 / (1.0 + 0.04 * scene.depth)
     image = colour * (pattern * shading * attenuation)[..., None]
-    image += rng.normal(0, 4, size=(height, width, 3))
+    image += rng.normal(0, 12 if hard else 4, size=(height, width, 3))
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
@@ -439,7 +495,8 @@ def _write_pascal_sample(root: Path, sample_id: str, scene: Scene) -> None:
 
 def make_synthetic_dataset(layout: str, out_dir: Union[str, Path], num_train: int = 40,
                            num_val: int = 20, size: Tuple[int, int] = (96, 128),
-                           seed: int = 0) -> Path:
+                           seed: int = 0, num_test: int = 0,
+                           difficulty: str = 'easy') -> Path:
     """Write a synthetic dataset in one of the real layouts.
 
     Args:
@@ -452,6 +509,11 @@ def make_synthetic_dataset(layout: str, out_dir: Union[str, Path], num_train: in
         num_val: Number of validation samples.
         size: (H, W) of the images.
         seed: Random seed; the output is a function of all arguments.
+        num_test: Number of samples of a third split, ``test`` (rendered
+            after train and val, which stay the same as without it; no
+            ``test.txt`` is written when 0).
+        difficulty: One of :data:`DIFFICULTIES` (see :func:`render_scene`);
+            ``'easy'`` is the original data.
 
     Returns:
         The dataset root.
@@ -461,18 +523,22 @@ def make_synthetic_dataset(layout: str, out_dir: Union[str, Path], num_train: in
     height, width = (int(s) for s in size)
     if height < 16 or width < 16:
         raise ValueError(f'size {size} is too small; use at least 16x16')
-    if num_train < 0 or num_val < 0:
-        raise ValueError('num_train and num_val must be >= 0')
+    if num_train < 0 or num_val < 0 or num_test < 0:
+        raise ValueError('num_train, num_val and num_test must be >= 0')
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f'unknown difficulty {difficulty!r}; choose one of {DIFFICULTIES}')
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    splits: Dict[str, List[str]] = dict(train=[], val=[])
-    for split, count in (('train', num_train), ('val', num_val)):
+    counts = [('train', num_train), ('val', num_val)] + ([('test', num_test)] if num_test else [])
+    splits: Dict[str, List[str]] = {split: [] for split, _ in counts}
+    for split, count in counts:
         for i in range(count):
             sample_id = f'{split}_{i:05d}'
             # Two of three PASCAL scenes contain a person.
             with_person = layout == 'pascal' and i % 3 != 2
-            scene = render_scene(rng, (height, width), with_person=with_person)
+            scene = render_scene(rng, (height, width), with_person=with_person,
+                                 difficulty=difficulty)
             if layout == 'pascal':
                 _write_pascal_sample(root, sample_id, scene)
             else:

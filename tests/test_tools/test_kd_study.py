@@ -1,0 +1,145 @@
+"""tools/analysis_tools/kd_study.py: aggregation against hand-computed numbers,
+the method grid, and the quick mode end to end (train/test subprocesses)."""
+import csv
+import importlib.util
+import json
+import math
+import os.path as osp
+
+import pytest
+
+from .utils import PYTHON, REPO_ROOT, run_tool
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'kd_study.py')
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('kd_study', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+kd_study = _load_tool()
+
+
+def _metrics(miou, rmse, mean_err, odsf):
+    return {'semseg/mIoU': miou, 'depth/rmse': rmse, 'normal/mean': mean_err, 'edge/odsF': odsf}
+
+
+def test_mean_std_hand_computed():
+    mean, std = kd_study.mean_std([1.0, 2.0, 4.0])
+    # mean 7/3; sample variance ((4/3)^2 + (1/3)^2 + (5/3)^2) / 2 = 42/18
+    assert mean == pytest.approx(7 / 3)
+    assert std == pytest.approx(math.sqrt(42 / 18))
+    mean, std = kd_study.mean_std([5.0])
+    assert mean == 5.0 and math.isnan(std)
+    with pytest.raises(ValueError):
+        kd_study.mean_std([])
+
+
+def test_aggregate_hand_computed():
+    results = {
+        'baseline': {0: _metrics(40.0, 0.50, 20.0, 50.0), 1: _metrics(20.0, 1.00, 25.0, 40.0)},
+        'kdam': {0: _metrics(44.0, 0.45, 19.0, 55.0), 1: _metrics(20.0, 1.10, 25.0, 40.0)},
+    }
+    # seed 0: semseg +10 %, depth +10 %, normal +5 %, edge +10 % -> Δm = 35 / 4 = 8.75
+    # seed 1: semseg 0, depth -10 %, normal 0, edge 0 -> Δm = -10 / 4 = -2.5
+    dms = kd_study.per_seed_delta_m(results)
+    assert dms['kdam'][0] == pytest.approx(8.75)
+    assert dms['kdam'][1] == pytest.approx(-2.5)
+    assert dms['baseline'] == {0: 0.0, 1: 0.0}
+    table = kd_study.aggregate(results)
+    mean, std = table['kdam']['delta_m']
+    assert mean == pytest.approx(3.125)
+    assert std == pytest.approx(abs(8.75 + 2.5) / math.sqrt(2))  # two values: |a - b| / sqrt 2
+    assert table['kdam']['semseg/mIoU'] == pytest.approx((32.0, math.sqrt(288.0)))
+    assert table['kdam']['depth/rmse'][0] == pytest.approx(0.775)
+    assert table['baseline']['delta_m'] == (0.0, 0.0)
+
+
+def test_aggregate_errors_name_the_missing_run():
+    results = {'baseline': {0: _metrics(40.0, 0.5, 20.0, 50.0)},
+               'kd': {1: _metrics(40.0, 0.5, 20.0, 50.0)}}
+    with pytest.raises(KeyError, match="seed 1 of 'kd'"):
+        kd_study.aggregate(results)
+    with pytest.raises(KeyError, match='reference'):
+        kd_study.aggregate({'kd': results['kd']})
+
+
+def test_choose_on_val_uses_the_family_only():
+    methods = kd_study.study_methods(quick=False)
+    val_dm = {name: (0.0, 0.0) for name in methods}
+    val_dm['kd_tau8'] = (3.0, 1.0)
+    val_dm['kdam_beta2'] = (5.0, 1.0)
+    val_dm['dist'] = (9.0, 1.0)  # not in a sweep family
+    assert kd_study.choose_on_val(val_dm, methods, 'kd') == 'kd_tau8'
+    assert kd_study.choose_on_val(val_dm, methods, 'kdam') == 'kdam_beta2'
+
+
+def test_methods_express_the_paper_settings():
+    methods = kd_study.study_methods(quick=False)
+    assert {'teacher', 'baseline', 'kd', 'dist', 'kdam_inter', 'kdam_intra', 'kdam'} <= set(
+        methods)
+    assert 'model.distill_losses.edge.type=KLDivergenceLoss' in methods['kd'].options
+    assert 'model.distill_losses.semseg.tau=3.0' in methods['kd'].options
+    assert 'model.distill_losses.depth.intra_weight=0.0' in methods['kdam_inter'].options
+    assert 'model.distill_losses.depth.inter_weight=0.0' in methods['kdam_intra'].options
+    assert 'model.beta=2.0' in methods['kdam_beta2'].options
+    assert {m.family for m in methods.values() if '_tau' in m.name or '_beta' in m.name} == {
+        'kd', 'kdam'}
+
+
+@pytest.mark.slow
+def test_quick_study_end_to_end(tmp_path):
+    out = tmp_path / 'study'
+    cmd = [PYTHON, TOOL, '--quick', '--methods', 'kd', 'kdam', '--jobs', '2', '--out', str(out)]
+    log = run_tool(cmd, timeout=1800)
+    assert '8 runs (0 already finished)' in log
+    summary = (out / 'summary.md').read_text()
+    for label in ('teacher (larger)', 'student baseline', 'plain KD (KL, τ=3)',
+                  'KDAM inter+intra (τ=1)', 'Chosen for plain KD', 'Chosen for KDAM'):
+        assert label in summary
+    assert (out / 'summary.png').stat().st_size > 0
+    with open(out / 'summary.csv') as handle:
+        rows = list(csv.DictReader(handle))
+    by_key = {(r['split'], r['method'], r['seed']): r for r in rows}
+    # The csv's mean / Δm agree with the per-run metrics written by tools/test.py.
+    runs = {(m, s): json.loads((out / 'runs' / f'seed{s}' / m / 'result.json').read_text())
+            for m in ('baseline', 'kdam') for s in (0, 1)}
+    for m in ('baseline', 'kdam'):
+        values = [runs[(m, s)]['test']['semseg/mIoU'] for s in (0, 1)]
+        assert float(by_key[('test', m, 'mean')]['semseg/mIoU']) == pytest.approx(
+            sum(values) / 2)
+    assert float(by_key[('test', 'baseline', '0')]['delta_m']) == 0.0
+    # Resumable: a second call trains nothing and reports the same numbers.
+    log = run_tool(cmd, timeout=600)
+    assert '8 runs (8 already finished)' in log
+    with open(out / 'summary.csv') as handle:
+        assert list(csv.DictReader(handle)) == rows
+    # A seed fully determines a run: the baseline of seed 0 again, in a new folder.
+    again = tmp_path / 'again'
+    run_tool([PYTHON, TOOL, '--quick', '--methods', 'baseline', '--seeds', '0', '--out',
+              str(again)], timeout=900)
+    first = runs[('baseline', 0)]
+    second = json.loads((again / 'runs' / 'seed0' / 'baseline' / 'result.json').read_text())
+    assert second['test'] == first['test']
+    assert second['val'] == first['val']
+
+
+def test_study_refuses_to_mix_data(tmp_path):
+    args = kd_study.parse_args(['--quick', '--out', str(tmp_path)])
+    study = kd_study.Study(args)
+    (tmp_path / 'data' / 'gt_sets').mkdir(parents=True)
+    (tmp_path / 'data' / 'gt_sets' / 'test.txt').write_text('test_00000\n')
+    (tmp_path / 'data' / 'study_data.json').write_text(json.dumps(dict(difficulty='easy')))
+    with pytest.raises(RuntimeError, match='other data'):
+        study.make_data()
+
+
+def test_study_adds_teacher_and_baseline_and_rejects_unknown(tmp_path):
+    study = kd_study.Study(kd_study.parse_args(['--methods', 'dist', '--out', str(tmp_path)]))
+    assert list(study.methods) == ['teacher', 'baseline', 'dist']
+    assert study.args.seeds == [0, 1, 2] and study.args.iters == 500
+    with pytest.raises(SystemExit, match='unknown method'):
+        kd_study.Study(kd_study.parse_args(['--methods', 'fitnet', '--out', str(tmp_path)]))

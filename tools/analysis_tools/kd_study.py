@@ -1,0 +1,574 @@
+"""A seeded study of KDAM against plain KD, DIST and the student baseline.
+
+Every method is trained once per seed through ``tools/train.py`` and
+evaluated through ``tools/test.py`` (distilled students after
+``tools/model_converters/extract_student.py``, with the student baseline's
+config), on synthetic NYUD-v2-layout data with three splits:
+
+- ``train``: training;
+- ``val``: the validation loop at the end of training; the tau / beta
+  sweeps (paper Table 5) are compared here and the best setting of each
+  family is chosen here;
+- ``test``: every number in the main table (never used for a choice).
+
+One teacher per seed: the students of seed ``s`` are distilled from the
+teacher trained with seed ``s``, so the spread over seeds includes the
+teacher's. Every student gets the same data, iterations, batch and
+schedule. Delta_m of a run is measured against the student baseline of the
+same seed; the table shows mean +- sample std over seeds.
+
+Runs are resumable: a run whose ``result.json`` exists is skipped.
+
+Example::
+
+    python tools/analysis_tools/kd_study.py --out work_dirs/kd_study
+    python tools/analysis_tools/kd_study.py --quick --out work_dirs/kd_study_quick
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from mmmtl.evaluation.functional import delta_m  # noqa: E402
+
+TEACHER_CFG = 'configs/synthetic/mtl_teacher_synthetic_nyud.py'
+STUDENT_CFG = 'configs/synthetic/mtl_student_synthetic_nyud.py'
+KDAM_CFG = 'configs/synthetic/kdam_student_synthetic_nyud.py'
+TASKS = ('semseg', 'depth', 'normal', 'edge')
+# metric key -> (column title, higher is better)
+COLUMNS = {
+    'semseg/mIoU': ('SemSeg mIoU↑', True),
+    'depth/rmse': ('Depth rmse↓', False),
+    'normal/mean': ('Normal mErr↓', False),
+    'edge/odsF': ('Bound odsF↑', True),
+}
+HIGHER = {key: hib for key, (_, hib) in COLUMNS.items()}
+DM = 'delta_m'
+REFERENCE = 'baseline'
+
+
+@dataclass
+class Method:
+    """One row of the study: a config and the --cfg-options that make it."""
+    name: str
+    label: str
+    config: str
+    options: List[str] = field(default_factory=list)
+    family: Optional[str] = None  # sweep family ('kd' / 'kdam') or None
+    distilled: bool = False
+
+
+def _losses(loss_type: str, **args) -> List[str]:
+    options = [f'model.distill_losses.{task}.type={loss_type}' for task in TASKS]
+    for key, value in args.items():
+        options += [f'model.distill_losses.{task}.{key}={value}' for task in TASKS]
+    return options
+
+
+def _fmt(value: float) -> str:
+    return f'{value:g}'
+
+
+def build_methods(kd_taus: Sequence[float], kdam_taus: Sequence[float],
+                  betas: Sequence[float]) -> Dict[str, Method]:
+    """All methods of the study, keyed by name (main rows first, then sweeps)."""
+    methods = [
+        Method('teacher', 'teacher (larger)', TEACHER_CFG),
+        Method(REFERENCE, 'student baseline', STUDENT_CFG),
+        Method('kd', 'plain KD (KL, τ=3)', KDAM_CFG, _losses('KLDivergenceLoss', tau=3.0),
+               'kd', True),
+        Method('dist', 'DIST (τ=1)', KDAM_CFG, _losses('DISTLoss', tau=1.0), None, True),
+        Method('kdam_inter', 'KDAM inter only', KDAM_CFG,
+               _losses('CSDivergenceLoss', tau=1.0, intra_weight=0.0), None, True),
+        Method('kdam_intra', 'KDAM intra only', KDAM_CFG,
+               _losses('CSDivergenceLoss', tau=1.0, inter_weight=0.0), None, True),
+        Method('kdam', 'KDAM inter+intra (τ=1)', KDAM_CFG, _losses('CSDivergenceLoss', tau=1.0),
+               'kdam', True),
+    ]
+    for tau in kd_taus:
+        if tau != 3.0:
+            methods.append(Method(f'kd_tau{_fmt(tau)}', f'plain KD τ={_fmt(tau)}', KDAM_CFG,
+                                  _losses('KLDivergenceLoss', tau=tau), 'kd', True))
+    for beta in betas:
+        if beta != 1.0:
+            methods.append(Method(f'kd_beta{_fmt(beta)}', f'plain KD β={_fmt(beta)}', KDAM_CFG,
+                                  _losses('KLDivergenceLoss', tau=3.0) + [f'model.beta={beta}'],
+                                  'kd', True))
+    for tau in kdam_taus:
+        if tau != 1.0:
+            methods.append(Method(f'kdam_tau{_fmt(tau)}', f'KDAM τ={_fmt(tau)}', KDAM_CFG,
+                                  _losses('CSDivergenceLoss', tau=tau), 'kdam', True))
+    for beta in betas:
+        if beta != 1.0:
+            methods.append(Method(f'kdam_beta{_fmt(beta)}', f'KDAM β={_fmt(beta)}', KDAM_CFG,
+                                  _losses('CSDivergenceLoss', tau=1.0) + [f'model.beta={beta}'],
+                                  'kdam', True))
+    return {m.name: m for m in methods}
+
+
+# ---------------------------------------------------------------------------
+# Aggregation (pure functions, tested against hand-computed numbers)
+# ---------------------------------------------------------------------------
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; nan for one value)."""
+    if not values:
+        raise ValueError('mean_std needs at least one value')
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, float('nan')
+    var = sum((v - mean)**2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(var)
+
+
+def per_seed_delta_m(results: Mapping[str, Mapping[int, Mapping[str, float]]],
+                     reference: str = REFERENCE) -> Dict[str, Dict[int, float]]:
+    """Delta_m [%] of every (method, seed) against ``reference`` of the same seed.
+
+    Args:
+        results: ``{method: {seed: {metric key: value}}}`` with the keys of
+            :data:`COLUMNS`.
+        reference: The method every run is compared with.
+    """
+    if reference not in results:
+        raise KeyError(f'kd_study: the reference method {reference!r} has no results')
+    out: Dict[str, Dict[int, float]] = {}
+    for method, seeds in results.items():
+        out[method] = {}
+        for seed, metrics in seeds.items():
+            if seed not in results[reference]:
+                raise KeyError(f'kd_study: seed {seed} of {method!r} has no {reference!r} run')
+            ref = results[reference][seed]
+            out[method][seed] = delta_m({k: metrics[k] for k in COLUMNS},
+                                        {k: ref[k] for k in COLUMNS}, HIGHER)
+    return out
+
+
+def aggregate(results: Mapping[str, Mapping[int, Mapping[str, float]]],
+              reference: str = REFERENCE) -> Dict[str, Dict[str, Tuple[float, float]]]:
+    """``{method: {metric key or 'delta_m': (mean, std)}}`` over the seeds."""
+    dms = per_seed_delta_m(results, reference)
+    table = {}
+    for method, seeds in results.items():
+        order = sorted(seeds)
+        row = {key: mean_std([seeds[s][key] for s in order]) for key in COLUMNS}
+        row[DM] = mean_std([dms[method][s] for s in order])
+        table[method] = row
+    return table
+
+
+def choose_on_val(val_dm: Mapping[str, Tuple[float, float]],
+                  methods: Mapping[str, Method], family: str) -> str:
+    """The member of a sweep family with the highest mean validation Delta_m."""
+    members = [name for name, m in methods.items() if m.family == family and name in val_dm]
+    if not members:
+        raise KeyError(f'kd_study: no run of sweep family {family!r}')
+    return max(members, key=lambda name: val_dm[name][0])
+
+
+# ---------------------------------------------------------------------------
+# Running the grid
+# ---------------------------------------------------------------------------
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', help='study folder (data, runs, summary); required '
+                        'unless --list')
+    parser.add_argument('--methods', nargs='+', help='method names (default: all); the '
+                        'teacher and the baseline are added when a method needs them')
+    parser.add_argument('--seeds', type=int, nargs='+', help='training seeds '
+                        '(default 0 1 2; --quick: 0 1)')
+    parser.add_argument('--quick', action='store_true',
+                        help='tiny data and images, a few dozen iterations (for tests)')
+    parser.add_argument('--iters', type=int, help='training iterations of every run, '
+                        'teacher included (default 500; --quick: 20)')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='runs trained at the same time (each on one thread)')
+    parser.add_argument('--difficulty', choices=('easy', 'hard'), default='hard',
+                        help='synthetic generator level (see make_synthetic_dataset.py)')
+    parser.add_argument('--data-seed', type=int, default=0, help='seed of the data')
+    parser.add_argument('--list', action='store_true', help='print the methods and exit')
+    args = parser.parse_args(argv)
+    if args.out is None and not args.list:
+        parser.error('--out is required')
+    if args.seeds is None:
+        args.seeds = [0, 1] if args.quick else [0, 1, 2]
+    if args.iters is None:
+        args.iters = 20 if args.quick else 500
+    return args
+
+
+def study_methods(quick: bool) -> Dict[str, Method]:
+    if quick:
+        return build_methods(kd_taus=(3.0, 8.0), kdam_taus=(1.0, 3.0), betas=(1.0, 2.0))
+    return build_methods(kd_taus=(1.0, 3.0, 8.0), kdam_taus=(0.5, 1.0, 3.0),
+                         betas=(0.5, 1.0, 2.0))
+
+
+class Study:
+    """The grid of methods x seeds in ``out``."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.out = osp.abspath(args.out)
+        self.all_methods = study_methods(args.quick)
+        names = args.methods or list(self.all_methods)
+        unknown = [n for n in names if n not in self.all_methods]
+        if unknown:
+            raise SystemExit(f'kd_study: unknown method(s) {unknown}; choose from '
+                             f'{list(self.all_methods)}')
+        if any(self.all_methods[n].distilled for n in names) and 'teacher' not in names:
+            names = ['teacher'] + names
+        if REFERENCE not in names:
+            names = [REFERENCE] + names
+        self.methods = {n: m for n, m in self.all_methods.items() if n in names}
+        self.data_root = osp.join(self.out, 'data')
+        if args.quick:
+            self.size, self.counts, self.batch = (48, 64), (8, 4, 4), 2
+        else:
+            self.size, self.counts, self.batch = (96, 128), (160, 40, 40), 4
+        self._lock = threading.Lock()
+        self._bar = None
+
+    # -- data -----------------------------------------------------------
+    def make_data(self) -> None:
+        num_train, num_val, num_test = self.counts
+        params = dict(num_train=num_train, num_val=num_val, num_test=num_test,
+                      size=list(self.size), difficulty=self.args.difficulty,
+                      seed=self.args.data_seed)
+        params_file = osp.join(self.data_root, 'study_data.json')
+        if osp.isfile(osp.join(self.data_root, 'gt_sets', 'test.txt')):
+            made = None
+            if osp.isfile(params_file):
+                with open(params_file) as handle:
+                    made = json.load(handle)
+            if made != params:
+                raise RuntimeError(f'kd_study: {self.data_root} holds other data ({made}) '
+                                   f'than asked for ({params}); use another --out.')
+            return
+        self._run([sys.executable, 'tools/misc/make_synthetic_dataset.py', '--layout', 'nyud',
+                   '--out', self.data_root, '--num-train', str(num_train), '--num-val',
+                   str(num_val), '--num-test', str(num_test), '--size', str(self.size[0]),
+                   str(self.size[1]), '--difficulty', self.args.difficulty, '--seed',
+                   str(self.args.data_seed)], osp.join(self.out, 'make_data.log'))
+        with open(params_file, 'w') as handle:
+            json.dump(params, handle)
+
+    # -- one run ----------------------------------------------------------
+    def run_dir(self, method: str, seed: int) -> str:
+        return osp.join(self.out, 'runs', f'seed{seed}', method)
+
+    def common_options(self, seed: int) -> List[str]:
+        n = self.args.iters
+        options = [f'{split}_dataloader.dataset.data_root={self.data_root}'
+                   for split in ('train', 'val', 'test')]
+        options += [
+            f'randomness.seed={seed}', f'train_cfg.max_iters={n}', f'train_cfg.val_interval={n}',
+            f'param_scheduler.0.end={n}', f'default_hooks.checkpoint.interval={n}',
+            f'default_hooks.logger.interval={max(1, n // 5)}',
+            f'train_dataloader.batch_size={self.batch}'
+        ]
+        return options
+
+    def _run(self, cmd: List[str], log: str) -> None:
+        env = dict(os.environ)
+        env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+        # One thread per run: the same seed gives the same numbers whatever --jobs is.
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = '1'
+        os.makedirs(osp.dirname(log), exist_ok=True)
+        with open(log, 'w') as handle:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=handle,
+                                  stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            with open(log) as handle:
+                tail = handle.read()[-4000:]
+            raise RuntimeError(f'kd_study: {" ".join(cmd)} failed ({proc.returncode}); '
+                               f'log {log}:\n{tail}')
+
+    def run_one(self, method: Method, seed: int) -> dict:
+        work_dir = self.run_dir(method.name, seed)
+        result_file = osp.join(work_dir, 'result.json')
+        options = self.common_options(seed) + list(method.options)
+        if method.distilled:
+            options.append(f'model.teacher_ckpt={self.run_dir("teacher", seed)}')
+        if osp.isfile(result_file):
+            with open(result_file) as handle:
+                result = json.load(handle)
+            if result.get('options') != options:
+                raise RuntimeError(f'kd_study: {result_file} was run with other options '
+                                   f'({result.get("options")}) than now ({options}); use '
+                                   'another --out or the same arguments.')
+            return result
+        start = time.time()
+        self._run([sys.executable, 'tools/train.py', method.config, '--work-dir', work_dir,
+                   '--cfg-options', *options], osp.join(work_dir, 'train_stdout.log'))
+        with open(osp.join(work_dir, 'last_checkpoint')) as handle:
+            ckpt = handle.read().strip()
+        val = read_val_metrics(work_dir)
+        config = method.config
+        if method.distilled:
+            student = osp.join(work_dir, 'student.pth')
+            self._run([sys.executable, 'tools/model_converters/extract_student.py', ckpt,
+                       student], osp.join(work_dir, 'extract.log'))
+            ckpt, config = student, STUDENT_CFG
+        metrics_file = osp.join(work_dir, 'test', 'metrics.json')
+        self._run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir',
+                   osp.join(work_dir, 'test'), '--metrics-out', metrics_file, '--cfg-options',
+                   *self.common_options(seed), 'test_dataloader.dataset.split=test'],
+                  osp.join(work_dir, 'test_stdout.log'))
+        with open(metrics_file) as handle:
+            test = json.load(handle)
+        result = dict(method=method.name, seed=seed, val=val, test=test,
+                      seconds=time.time() - start, options=options)
+        with open(result_file, 'w') as handle:
+            json.dump(result, handle, indent=2)
+        return result
+
+    # -- the grid ---------------------------------------------------------
+    def run(self) -> Dict[str, Dict[int, dict]]:
+        self.make_data()
+        jobs = [(m, s) for m in self.methods.values() for s in self.args.seeds]
+        first = [(m, s) for m, s in jobs if not m.distilled]  # teachers, baselines
+        second = [(m, s) for m, s in jobs if m.distilled]
+        results: Dict[str, Dict[int, dict]] = {m: {} for m in self.methods}
+        done = sum(osp.isfile(osp.join(self.run_dir(m.name, s), 'result.json')) for m, s in jobs)
+        print(f'kd_study: {len(jobs)} runs ({done} already finished) in {self.out}', flush=True)
+        from mmengine.utils import ProgressBar
+        self._bar = ProgressBar(len(jobs))
+
+        def work(job):
+            method, seed = job
+            result = self.run_one(method, seed)
+            with self._lock:
+                results[method.name][seed] = result
+                self._bar.update()
+
+        for phase in (first, second):
+            with ThreadPoolExecutor(max_workers=max(1, self.args.jobs)) as pool:
+                list(pool.map(work, phase))
+        print('', flush=True)
+        return results
+
+
+def read_val_metrics(work_dir: str) -> Dict[str, float]:
+    """The last validation metrics that tools/train.py logged in ``work_dir``."""
+    runs = sorted(d for d in os.listdir(work_dir)
+                  if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
+    if not runs:
+        raise FileNotFoundError(f'kd_study: no vis_data/scalars.json under {work_dir}')
+    metrics = None
+    with open(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')) as handle:
+        for line in handle:
+            record = json.loads(line)
+            if all(key in record for key in COLUMNS):
+                metrics = record
+    if metrics is None:
+        raise KeyError(f'kd_study: {work_dir} logged no validation metrics {list(COLUMNS)}')
+    return {key: value for key, value in metrics.items() if '/' in key}
+
+
+# ---------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------
+
+
+def _cell(mean: float, std: float, digits: int) -> str:
+    if math.isnan(std):
+        return f'{mean:.{digits}f}'
+    return f'{mean:.{digits}f} ± {std:.{digits}f}'
+
+
+def _digits(key: str) -> int:
+    return 4 if key == 'depth/rmse' else 2
+
+
+def markdown_table(table: Mapping[str, Mapping[str, Tuple[float, float]]],
+                   labels: Mapping[str, str], extra: Optional[Mapping[str, str]] = None) -> str:
+    header = ['Method'] + [title for title, _ in COLUMNS.values()] + ['Δm [%]↑']
+    if extra is not None:
+        header.append('chosen on val')
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for name, row in table.items():
+        cells = [labels[name]] + [_cell(*row[k], _digits(k)) for k in COLUMNS]
+        cells.append(_cell(*row[DM], 2))
+        if extra is not None:
+            cells.append(extra.get(name, ''))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def per_seed_table(metrics: Mapping[str, Mapping[int, Mapping[str, float]]],
+                   dms: Mapping[str, Mapping[int, float]], labels: Mapping[str, str]) -> str:
+    header = ['Method', 'seed'] + [title for title, _ in COLUMNS.values()] + ['Δm [%]↑']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for name, seeds in metrics.items():
+        for seed in sorted(seeds):
+            cells = [labels[name], str(seed)]
+            cells += [f'{seeds[seed][k]:.{_digits(k)}f}' for k in COLUMNS]
+            cells.append(f'{dms[name][seed]:+.2f}')
+            lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot(table: Mapping[str, Mapping[str, Tuple[float, float]]], labels: Mapping[str, str],
+         path: str) -> None:
+    """Bars with error bars (mean +- std) per method, one panel per metric (OpenCV)."""
+    import cv2
+    import numpy as np
+    keys = list(COLUMNS) + [DM]
+    titles = [COLUMNS[k][0] for k in COLUMNS] + ['Δm [%]↑ vs baseline']
+    names = list(table)
+    panel_w, panel_h, margin = 60 + 46 * len(names), 360, 40
+    image = np.full((panel_h, panel_w * len(keys), 3), 255, np.uint8)
+    colours = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
+               (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23)]
+    for p, (key, title) in enumerate(zip(keys, titles)):
+        x0 = p * panel_w
+        lows = [table[n][key][0] - _nz(table[n][key][1]) for n in names]
+        highs = [table[n][key][0] + _nz(table[n][key][1]) for n in names]
+        lo, hi = min(lows + [0.0]), max(highs + [0.0])
+        if hi == lo:
+            hi = lo + 1.0
+        top, bottom = margin, panel_h - 100
+
+        def y_of(value, lo=lo, hi=hi, top=top, bottom=bottom):
+            return int(round(bottom - (value - lo) / (hi - lo) * (bottom - top)))
+
+        cv2.putText(image, title.replace('↑', ' (up)').replace('↓', ' (down)')
+                    .replace('Δm', 'dm'), (x0 + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.line(image, (x0 + 40, y_of(0.0)), (x0 + panel_w - 10, y_of(0.0)), (0, 0, 0), 1)
+        for tick in (lo, hi):
+            cv2.putText(image, f'{tick:.3g}', (x0 + 2, y_of(tick) + 4),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 0, 0), 1, cv2.LINE_AA)
+        for i, name in enumerate(names):
+            mean, std = table[name][key]
+            bx = x0 + 46 + i * 46
+            cv2.rectangle(image, (bx, min(y_of(mean), y_of(0.0))),
+                          (bx + 30, max(y_of(mean), y_of(0.0))), colours[i % len(colours)], -1)
+            if not math.isnan(std):
+                cx = bx + 15
+                cv2.line(image, (cx, y_of(mean - std)), (cx, y_of(mean + std)), (0, 0, 0), 1)
+                for v in (mean - std, mean + std):
+                    cv2.line(image, (cx - 5, y_of(v)), (cx + 5, y_of(v)), (0, 0, 0), 1)
+            label = labels[name].replace('τ', 't').replace('β', 'b')[:14]
+            text = np.full((14, 90, 3), 255, np.uint8)
+            cv2.putText(text, label, (0, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+            text = cv2.rotate(text, cv2.ROTATE_90_COUNTERCLOCKWISE)  # (90, 14)
+            y1, x1 = bottom + 6, bx + 8
+            image[y1:y1 + 90, x1:x1 + 14] = np.minimum(image[y1:y1 + 90, x1:x1 + 14], text)
+    if not cv2.imwrite(path, image):
+        raise OSError(f'kd_study: could not write {path}')
+
+
+def _nz(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
+
+
+def report(study: Study, runs: Mapping[str, Mapping[int, dict]], wall: float,
+           command: str) -> str:
+    methods = study.methods
+    labels = {n: m.label for n, m in methods.items()}
+    test = {n: {s: r['test'] for s, r in seeds.items()} for n, seeds in runs.items()}
+    val = {n: {s: r['val'] for s, r in seeds.items()} for n, seeds in runs.items()}
+    test_table, val_table = aggregate(test), aggregate(val)
+    test_dm = per_seed_delta_m(test)
+    main = [n for n, m in methods.items() if n in runs and not _is_sweep(n)]
+    sweep = [n for n, m in methods.items() if m.family is not None]
+    chosen = {}
+    for family in ('kd', 'kdam'):
+        if any(methods[n].family == family for n in sweep):
+            chosen[family] = choose_on_val({n: val_table[n][DM] for n in sweep}, methods, family)
+    lines = ['# KD study on synthetic NYUD-v2-layout data', '',
+             f'Command: `{command}`', '',
+             f'Wall time: {wall / 60:.1f} min for this invocation; sum of run times '
+             f'{sum(r["seconds"] for seeds in runs.values() for r in seeds.values()) / 60:.1f}'
+             ' min (runs finished earlier are counted with their own time).', '',
+             f'Seeds: {", ".join(map(str, study.args.seeds))}; one teacher per seed. Data: '
+             f'{study.args.difficulty} synthetic NYUD, {study.counts[0]} train / '
+             f'{study.counts[1]} val / {study.counts[2]} test images of '
+             f'{study.size[0]}x{study.size[1]}, data seed {study.args.data_seed}. Every run: '
+             f'{study.args.iters} iterations, batch {study.batch}.', '',
+             '## Test split (mean ± sample std over seeds)', '',
+             'Δm of a run is against the student baseline of the same seed.', '',
+             markdown_table({n: test_table[n] for n in main}, labels)]
+    if sweep:
+        extra = {name: 'yes' for name in chosen.values()}
+        lines += ['', '## Sweeps of paper Table 5 (τ and β)', '',
+                  'Chosen on the val split (highest mean val Δm within plain KD and within '
+                  'KDAM); the table shows the **test** numbers of every setting.', '',
+                  markdown_table({n: test_table[n] for n in sweep}, labels, extra), '',
+                  'Validation Δm [%] (the numbers the choice is made on): ' + ', '.join(
+                      f'{labels[n]} {_cell(*val_table[n][DM], 2)}' for n in sweep)]
+        for family, name in chosen.items():
+            lines.append(f'\nChosen for {"plain KD" if family == "kd" else "KDAM"}: '
+                         f'{labels[name]} (test Δm {_cell(*test_table[name][DM], 2)}).')
+    lines += ['', '## Per seed (test split)', '', per_seed_table(test, test_dm, labels), '']
+    return '\n'.join(lines)
+
+
+def _is_sweep(name: str) -> bool:
+    return '_tau' in name or '_beta' in name
+
+
+def write_outputs(study: Study, runs: Mapping[str, Mapping[int, dict]], wall: float,
+                  command: str) -> str:
+    text = report(study, runs, wall, command)
+    with open(osp.join(study.out, 'summary.md'), 'w') as handle:
+        handle.write(text)
+    rows = []
+    for split in ('test', 'val'):
+        metrics = {n: {s: r[split] for s, r in seeds.items()} for n, seeds in runs.items()}
+        table, dms = aggregate(metrics), per_seed_delta_m(metrics)
+        for name, seeds in metrics.items():
+            for stat, index in (('mean', 0), ('std', 1)):
+                rows.append([split, name, stat] + [table[name][k][index] for k in COLUMNS] +
+                            [table[name][DM][index]])
+            for seed in sorted(seeds):
+                rows.append([split, name, seed] + [seeds[seed][k] for k in COLUMNS] +
+                            [dms[name][seed]])
+    with open(osp.join(study.out, 'summary.csv'), 'w', newline='') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['split', 'method', 'seed'] + list(COLUMNS) + [DM])
+        writer.writerows(rows)
+    test = {n: {s: r['test'] for s, r in seeds.items()} for n, seeds in runs.items()}
+    table = aggregate(test)
+    main = {n: table[n] for n in runs if not _is_sweep(n)}
+    plot(main, {n: m.label for n, m in study.methods.items()},
+         osp.join(study.out, 'summary.png'))
+    return text
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.list:
+        for name, method in study_methods(args.quick).items():
+            print(f'{name:14s} {method.label}')
+        return
+    start = time.time()
+    study = Study(args)
+    runs = study.run()
+    command = 'python tools/analysis_tools/kd_study.py ' + ' '.join(
+        argv if argv is not None else sys.argv[1:])
+    text = write_outputs(study, runs, time.time() - start, command)
+    print(text)
+    print(f'kd_study: wrote {osp.join(study.out, "summary.md")}, summary.csv, summary.png')
+
+
+if __name__ == '__main__':
+    main()
