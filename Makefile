@@ -8,7 +8,6 @@ JOBS   ?= 2
 
 # Idempotent: (re)runs tools/install.sh only when the requirements changed.
 $(STAMP): tools/install.sh setup.py requirements/build.txt requirements/mmcv.txt \
-          mmmtl/models/losses/csrc/cs_softmax_sums.cpp \
           requirements/runtime.txt requirements/tests.txt
 	bash tools/install.sh
 	touch $(STAMP)

@@ -1,6 +1,4 @@
-import os
 import os.path as osp
-import warnings
 
 from setuptools import find_packages, setup
 
@@ -18,39 +16,6 @@ def parse_requirements(fname: str) -> list:
     with open(path) as f:
         lines = [line.split('#')[0].strip() for line in f]
     return [line for line in lines if line]
-
-
-def cs_kernel_build() -> dict:
-    """The CPU kernel of CSDivergenceLoss (optional: mmmtl works without it).
-
-    Built when torch is importable at build time (``pip install
-    --no-build-isolation``) unless ``MMMTL_WITH_OPS=0``; a failed compile is
-    a warning, and the loss then uses its PyTorch path.
-    """
-    if os.getenv('MMMTL_WITH_OPS', '1') == '0':
-        return {}
-    try:
-        from torch.utils.cpp_extension import BuildExtension, CppExtension
-    except ImportError:
-        warnings.warn('torch is not importable at build time: the CS loss kernel is not built '
-                      '(install with --no-build-isolation to build it).')
-        return {}
-
-    class OptionalBuildExtension(BuildExtension):
-
-        def build_extension(self, ext) -> None:
-            try:
-                super().build_extension(ext)
-            except Exception as error:  # compiler missing or unsupported: keep the install
-                warnings.warn(f'{ext.name} was not built ({error}); CSDivergenceLoss uses its '
-                              'PyTorch path.')
-
-    kernel = CppExtension(
-        'mmmtl.models.losses._cs_softmax_sums',
-        ['mmmtl/models/losses/csrc/cs_softmax_sums.cpp'],
-        extra_compile_args=['-O3', '-fopenmp', '-Wno-psabi'],
-        extra_link_args=['-fopenmp'])
-    return dict(ext_modules=[kernel], cmdclass={'build_ext': OptionalBuildExtension})
 
 
 if __name__ == '__main__':
@@ -71,5 +36,4 @@ if __name__ == '__main__':
             'tests': parse_requirements('requirements/tests.txt'),
             'optional': parse_requirements('requirements/optional.txt'),
         },
-        zip_safe=False,
-        **cs_kernel_build())
+        zip_safe=False)

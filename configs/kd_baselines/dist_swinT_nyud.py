@@ -8,4 +8,5 @@ model = dict(distill_losses=dict(
     semseg=dict(type='DISTLoss', mode='channel', tau=1.0),
     depth=dict(type='DISTLoss', mode='spatial', tau=1.0),
     normal=dict(type='DISTLoss', mode='spatial', tau=1.0),
-    edge=dict(type='DISTLoss', mode='binary', tau=1.0)))
+    # binary mode: DIST's row term is a ±1 sign agreement with no gradient, so intra only
+    edge=dict(type='DISTLoss', mode='binary', tau=1.0, inter_weight=0.0)))

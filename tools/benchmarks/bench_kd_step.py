@@ -13,10 +13,12 @@ In one process and on the same batch, times (median over ``--iters``):
   before), so they run in the state the forwards leave behind (caches, thread
   pool, allocator) rather than after an unrelated phase.
 
-It prints ``ratio = kd_step / (student_step + teacher_forward)`` (target
-<= 1.10) and the peak memory of each phase (CUDA: peak allocated; CPU: peak
-resident-set increase over the phase, sampled every millisecond after
-returning freed heap memory to the OS with ``malloc_trim``).
+It prints ``ratio = kd_step / (student_step + teacher_forward)``, the
+losses' share of ``kd_step`` and the peak memory of each phase (CUDA: peak
+allocated; CPU: peak resident-set increase over the phase, sampled every
+millisecond after returning freed heap memory to the OS with ``malloc_trim``),
+and the peak tensor memory of each distillation loss as a multiple of its
+logits tensor. Results and targets: tools/benchmarks/README.md.
 
 With ``--in-step-iters K`` it also times the distillation losses inside K
 further ``kd_step`` runs: hooks around each loss module's forward and around
@@ -48,12 +50,13 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
-from mmmtl.models.losses import cs_kernel
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils import get_task_spec, register_all_modules
 
 PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
+clock = CLOCKS['wall']
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,7 +72,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--in-step-iters', type=int, default=0,
                         help='kd_step runs that time the losses inside the step (0: off)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', choices=('cpu', 'cuda'),
+                        default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help='where to run (default: cuda if available)')
+    parser.add_argument('--clock', choices=tuple(CLOCKS), default='wall',
+                        help='wall time, or CPU time of this process (steadier on a shared '
+                        'machine; use with --threads 1)')
     parser.add_argument('--allow-untrained-teacher', action='store_true',
                         help='use a random teacher when teacher_ckpt is missing')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -122,6 +130,47 @@ def peak_memory(device: torch.device, record: List[int]):
         record.append(max(peak[0], _rss()) - start)
 
 
+def tensor_peak(fn: Callable[[], None], device: torch.device) -> int:
+    """Peak bytes of the tensors ``fn`` allocates (above those alive before):
+    the allocator's statistics on CUDA, the profiler's memory timeline on CPU."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - start
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                profile_memory=True, record_shapes=True,
+                                with_stack=True) as prof:
+        fn()
+    live = peak = 0
+    for _, action, _, size in prof._memory_profile().timeline:
+        if action.name in ('CREATE', 'DESTROY'):
+            live += size if action.name == 'CREATE' else -size
+            peak = max(peak, live)
+    return peak
+
+
+def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, torch.Tensor]],
+                      device: torch.device) -> None:
+    """Peak tensor memory of each distillation loss (forward + backward, the
+    student logits' gradient included) as a multiple of its logits tensor."""
+    print(f'{"task":<12}{"loss":<20}{"mode":<9}{"logits":>18}{"MiB":>8}{"peak MiB":>10}'
+          f'{"x logits":>10}')
+    for task, loss_fn in distiller.distill_losses.items():
+        student = logits['student'][task].detach().requires_grad_()
+
+        def run() -> None:
+            sum(loss_fn(student, logits['teacher'][task]).values()).backward()
+
+        size = student.numel() * student.element_size()
+        peak = tensor_peak(run, device)
+        print(f'{task:<12}{type(loss_fn).__name__:<20}{loss_fn.mode:<9}'
+              f'{"x".join(map(str, student.shape)):>18}{size / 2**20:>8.1f}'
+              f'{peak / 2**20:>10.1f}{peak / size:>10.2f}')
+
+
 def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]) -> dict:
     """Random uint8 images and ground truth of every task of ``student``."""
     height, width = shape
@@ -151,11 +200,11 @@ def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]
 def timed(fn: Callable[[], None], device: torch.device, times: List[float]) -> None:
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    start = clock()
     fn()
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
-    times.append(time.perf_counter() - start)
+    times.append(clock() - start)
 
 
 def loss_nodes(terms: Dict[str, torch.Tensor], stop) -> List:
@@ -179,16 +228,16 @@ def time_losses_in_step(distiller: torch.nn.Module, kd_step: Callable[[], None],
     started: Dict[int, float] = {}
 
     def before_forward(module, args) -> None:
-        started[id(module)] = time.perf_counter()
+        started[id(module)] = clock()
 
     def after_forward(module, args, terms) -> None:
         for node in loss_nodes(terms, args[0].grad_fn):
             node.register_prehook(
-                lambda grads, key=id(node): started.__setitem__(key, time.perf_counter()))
+                lambda grads, key=id(node): started.__setitem__(key, clock()))
             node.register_hook(lambda grads_in, grads_out, key=id(node): spent.__setitem__(
-                'backward', spent['backward'] + time.perf_counter() - started[key]))
+                'backward', spent['backward'] + clock() - started[key]))
         # after the hooks are in place, so that their cost counts as the loss's
-        spent['forward'] += time.perf_counter() - started[id(module)]
+        spent['forward'] += clock() - started[id(module)]
 
     handles = []
     for loss in distiller.distill_losses.values():
@@ -198,9 +247,9 @@ def time_losses_in_step(distiller: torch.nn.Module, kd_step: Callable[[], None],
     try:
         for _ in range(iters):
             spent.update(forward=0., backward=0.)
-            start = time.perf_counter()
+            start = clock()
             kd_step()
-            results.append((time.perf_counter() - start, spent['forward'], spent['backward']))
+            results.append((clock() - start, spent['forward'], spent['backward']))
     finally:
         for handle in handles:
             handle.remove()
@@ -208,7 +257,11 @@ def time_losses_in_step(distiller: torch.nn.Module, kd_step: Callable[[], None],
 
 
 def main() -> None:
+    global clock
     args = parse_args()
+    clock = CLOCKS[args.clock]
+    if args.clock == 'cpu' and args.device == 'cuda':
+        raise SystemExit('--clock cpu does not measure GPU work; use --clock wall on cuda')
     if args.threads:
         torch.set_num_threads(args.threads)
     register_all_modules()
@@ -281,10 +334,7 @@ def main() -> None:
     peak = {name: max(values) / 2**20 for name, values in memory.items()}
     print(f'config: {args.config}')
     print(f'device: {device}, threads: {torch.get_num_threads()}, batch: {args.batch}, '
-          f'shape: {shape[0]}x{shape[1]}, iters: {args.iters}')
-    kernel = cs_kernel.use_kernel(*logits['student'].values(), *logits['teacher'].values())
-    print('CS loss path: ' + (f'compiled CPU kernel ({cs_kernel.isa()})' if kernel else
-                              'torch ops (kernel not built, disabled or not CPU float32)'))
+          f'shape: {shape[0]}x{shape[1]}, iters: {args.iters}, clock: {args.clock}')
     print(f'{"phase":<16}{"median ms":>12}{"min ms":>10}{"peak MiB":>10}')
     for name in phases:
         print(f'{name:<16}{median[name] * 1e3:>12.1f}{min(times[name]) * 1e3:>10.1f}'
@@ -292,7 +342,8 @@ def main() -> None:
     ratio = median['kd_step'] / (median['student_step'] + median['teacher_forward'])
     share = median['distill_loss'] / median['kd_step']
     print(f'ratio kd_step / (student_step + teacher_forward): {ratio:.3f} (target <= 1.10)')
-    print(f'distill loss share of kd_step: {100 * share:.2f}% (target < 3%)')
+    print(f'distill loss share of kd_step: {100 * share:.2f}%')
+    print_loss_memory(distiller, logits, device)
     if args.in_step_iters:
         steps = time_losses_in_step(distiller, kd_step, args.in_step_iters)
         forward = statistics.median(step[1] for step in steps)

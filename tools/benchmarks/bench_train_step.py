@@ -14,7 +14,7 @@ import statistics
 from typing import List
 
 import torch
-from bench_kd_step import synthetic_batch, timed  # same folder
+from bench_kd_step import peak_memory, synthetic_batch, timed  # same folder
 from mmengine.config import Config, DictAction
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
@@ -31,7 +31,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', choices=('cpu', 'cuda'),
+                        default='cuda' if torch.cuda.is_available() else 'cpu',
+                        help='where to run (default: cuda if available)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -69,7 +71,9 @@ def main() -> None:
         times: List[float] = []
         memory: List[int] = []
         for _ in range(args.iters):
-            timed(step, device, times, memory)
+            timed(step, device, times)
+        with peak_memory(device, memory):  # in a run of its own (see bench_kd_step.py)
+            step()
         results[name] = (statistics.median(times), max(memory))
     params = sum(p.numel() for p in model.parameters()) / 1e6
     print(f'{args.config}: {params:.2f} M params, batch {args.batch}, '

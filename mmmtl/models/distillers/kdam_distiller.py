@@ -71,6 +71,14 @@ def _last_checkpoint(work_dir: str) -> str:
     return path if osp.isabs(path) or osp.isfile(path) else osp.join(work_dir, path)
 
 
+def _for_task(task: str, fn, *args):
+    """``fn(*args)``; a ValueError names the distilled ``task``."""
+    try:
+        return fn(*args)
+    except ValueError as error:
+        raise ValueError(f'KDAMDistiller: distill_losses[{task!r}]: {error}') from error
+
+
 @MODELS.register_module()
 class KDAMDistiller(BaseModel):
     """A multi-task student distilled from a frozen multi-task teacher (KDAM).
@@ -152,7 +160,7 @@ class KDAMDistiller(BaseModel):
                 raise KeyError(f'KDAMDistiller: distill_losses has task {task!r}, which is not a '
                                f'task of the student and teacher ({self.student.tasks}).')
         self.distill_losses = nn.ModuleDict(
-            {task: MODELS.build(cfg) for task, cfg in distill_losses.items()})
+            {task: _for_task(task, MODELS.build, cfg) for task, cfg in distill_losses.items()})
         distill_task_weights = dict(distill_task_weights or {})
         for task in distill_task_weights:
             if task not in self.distill_losses:
@@ -307,8 +315,8 @@ class KDAMDistiller(BaseModel):
             for task, distill_loss in self.distill_losses.items():
                 if task not in student_outputs:
                     continue
-                terms = distill_loss(student_outputs[task], teacher_outputs[task],
-                                     valid_masks.get(task))
+                terms = _for_task(task, distill_loss, student_outputs[task],
+                                  teacher_outputs[task], valid_masks.get(task))
                 weight = self.beta * self.distill_task_weights[task]
                 for term, value in terms.items():  # no graph node for a weight of 1
                     losses[f'loss_kd_{task}{suffix}_{term}'] = (value if weight == 1 else

@@ -1,46 +1,41 @@
-from typing import Dict, Tuple, Union
+from typing import Dict, Tuple
 
-import torch
 from torch import Tensor
 
 from mmmtl.registry import MODELS
 
-from .distill_utils import BaseLogitDistillLoss, LogProbs
+from .distill_utils import BaseLogitDistillLoss, Lines, LogProbs
 
 
-def pearson_correlation(student_lp: Tensor, teacher_lp: Tensor,
-                        dim: Union[int, Tuple[int, ...]],
+def pearson_correlation(student_lp: Tensor, teacher_lp: Tensor, lines: Lines,
                         eps: float = 1e-8) -> Tensor:
-    """Pearson correlation of the probabilities of every line of two log-matrices.
+    """Pearson correlation of the probabilities along every line of two matrices.
 
     Each line is rescaled by its maximum before ``exp`` (the correlation is
     invariant to positive scaling), so lines of underflowing probabilities
-    keep their exact correlation. ``-inf`` entries (masked) are left out.
+    keep their exact correlation.
 
     Args:
-        student_lp, teacher_lp: Log-probabilities of the same shape, e.g. (R, K).
-        dim: Dim(s) the correlation runs over, e.g. 1 for one correlation
-            per row of an (R, K) matrix, 0 for one per column.
+        student_lp, teacher_lp: (N, A, B) log-probabilities.
+        lines: The rows or the columns to correlate.
         eps: Lower bound of the standard deviations (a constant line has
             correlation 0).
 
     Returns:
-        The correlations, the input shape without ``dim``.
+        One correlation per line, with kept dims.
     """
-    valid = torch.isfinite(student_lp)
-    count = valid.sum(dim=dim, keepdim=True).clamp(min=1)
-
-    def centred(log_values: Tensor) -> Tensor:
-        peak = log_values.amax(dim=dim, keepdim=True).detach()
-        values = torch.where(valid, (log_values - peak).exp(), torch.zeros_like(log_values))
-        mean = values.sum(dim=dim, keepdim=True) / count
-        return torch.where(valid, values - mean, torch.zeros_like(values))
-
-    student_c, teacher_c = centred(student_lp), centred(teacher_lp)
-    covariance = (student_c * teacher_c).sum(dim=dim)
-    student_norm = (student_c**2).sum(dim=dim).clamp(min=eps**2).sqrt()
-    teacher_norm = (teacher_c**2).sum(dim=dim).clamp(min=eps**2).sqrt()
-    return covariance / (student_norm * teacher_norm)
+    # Divided by the line's maximum: underflowing lines keep their exact correlation.
+    student_peak, teacher_peak = lines.peak(student_lp, teacher_lp)
+    student = lines.exp_shifted(student_lp, student_peak)
+    teacher = lines.exp_shifted(teacher_lp, teacher_peak)
+    student_sum, teacher_sum, count = lines.sum(student, teacher,
+                                                student.new_ones(()).expand_as(student))
+    count = count.clamp(min=1)
+    student = student - student_sum / count
+    teacher = teacher - teacher_sum / count
+    covariance, student_var, teacher_var = lines.sum(student * teacher, student * student,
+                                                     teacher * teacher)
+    return covariance / (student_var.clamp(min=eps**2) * teacher_var.clamp(min=eps**2)).sqrt()
 
 
 @MODELS.register_module()
@@ -49,10 +44,14 @@ class DISTLoss(BaseLogitDistillLoss):
 
     On the ``[R, K]`` probability matrices of one task:
 
-    - ``inter = inter_weight * tau^2 * (1 - mean_r pearson(P_S[r, :], P_T[r, :]))``
-    - ``intra = intra_weight * tau^2 * (1 - mean_k pearson(P_S[:, k], P_T[:, k]))``
+    - ``inter = inter_weight * tau^2 * mean_r (1 - pearson(P_S[r, :], P_T[r, :]))``
+    - ``intra = intra_weight * tau^2 * mean_k (1 - pearson(P_S[:, k], P_T[:, k]))``
 
-    both times ``loss_weight``; terms with weight 0 are not returned.
+    both times ``loss_weight``; terms with weight 0 are not returned. In
+    ``binary`` mode a row is ``[s, 1 - s]``, whose correlation with another
+    such row is the sign agreement +-1 with zero gradient: the inter term is
+    refused there (``inter_weight`` must be 0); the intra term correlates the
+    sigmoid maps over the pixels.
 
     Args:
         mode: ``'channel'``, ``'binary'`` or ``'spatial'``.
@@ -61,15 +60,23 @@ class DISTLoss(BaseLogitDistillLoss):
         intra_weight: DIST's gamma, weight of the column term.
         loss_weight: Factor on both terms.
         ignore_invalid: Exclude pixels whose ground truth is ignore/invalid.
+        global_batch: Under DDP, the matrices span the images of all ranks
+            (default); False: each rank's own.
     """
 
     def __init__(self, mode: str = 'channel', tau: float = 1.0, inter_weight: float = 1.0,
                  intra_weight: float = 1.0, loss_weight: float = 1.0,
-                 ignore_invalid: bool = False) -> None:
+                 ignore_invalid: bool = False, global_batch: bool = True) -> None:
         super().__init__(mode=mode, tau=tau, loss_weight=loss_weight,
-                         ignore_invalid=ignore_invalid)
+                         ignore_invalid=ignore_invalid, global_batch=global_batch)
         if inter_weight == 0 and intra_weight == 0:
             raise ValueError('DISTLoss: inter_weight and intra_weight are both 0.')
+        if mode == 'binary' and inter_weight != 0:
+            raise ValueError(
+                "DISTLoss: mode='binary' has no inter term: the correlation of two rows "
+                "[s, 1 - s] is their sign agreement +-1, whose gradient is zero. Set "
+                "inter_weight=0 (the intra term correlates the sigmoid maps over the pixels) "
+                "or use mode='spatial'.")
         self.inter_weight = float(inter_weight)
         self.intra_weight = float(intra_weight)
 
@@ -80,12 +87,11 @@ class DISTLoss(BaseLogitDistillLoss):
     def compute(self, log_probs: LogProbs) -> Dict[str, Tensor]:
         scale = self.loss_weight * self.tau**2
         terms = {}
-        for name, weight, rows in (('inter', self.inter_weight, True),
-                                   ('intra', self.intra_weight, False)):
+        for name, weight, lines in (('inter', self.inter_weight, log_probs.rows),
+                                    ('intra', self.intra_weight, log_probs.columns)):
             if weight:
-                student, teacher, dims = log_probs.lines(rows)
-                correlation = pearson_correlation(student, teacher, dim=dims).mean()
-                terms[name] = scale * weight * (1 - correlation)
+                correlation = pearson_correlation(log_probs.student, log_probs.teacher, lines)
+                terms[name] = scale * weight * lines.mean(1 - correlation)
         return terms
 
     def extra_repr(self) -> str:

@@ -1,31 +1,44 @@
 """Shared pieces of the logit-distillation losses (CS, KL, DIST).
 
-Every distillation loss compares two non-negative ``[R, K]`` matrices built
-from the student's and the teacher's logits of one task. They are built in
-log space (log-probabilities), so underflowing probabilities stay exact:
+Every distillation loss compares two ``[R, K]`` matrices of probabilities
+built from the student's and the teacher's logits of one task, held as
+log-probabilities in (N, A, B) tensors (no copy of the logits' layout):
 
-- ``channel``: rows are the N*H*W pixels, columns the C classes,
-  ``log softmax(logits / tau)`` over the classes.
+- ``channel``: rows are the N*H*W pixels, columns the C classes;
+  ``log softmax(logits / tau)`` over the classes; tensor (N, C, H*W).
 - ``binary``: 1-channel logits ``x``; rows are the pixels, the two columns
-  ``[log sigmoid(x / tau), log(1 - sigmoid(x / tau))]``.
-- ``spatial``: rows are the N*C maps, columns the H*W locations,
-  ``log softmax(map / tau)`` over the locations.
+  ``[log sigmoid(x / tau), log(1 - sigmoid(x / tau))]``; tensor (N, 2, H*W).
+- ``spatial``: rows are the N*C maps, columns the H*W locations;
+  ``log softmax(map / tau)`` over the locations; tensor (N, C, H*W).
 
-Pixels excluded by a validity mask are removed (``channel`` / ``binary``) or
-get log-probability ``-inf`` (``spatial``, whose rows are whole maps).
+A validity mask removes pixels: their rows (``channel`` / ``binary``) or
+their locations (``spatial``, where each map's softmax then runs over its
+valid locations). Lines (rows or columns) left without any valid entry are
+dropped from the means; if every pixel is masked, every term is 0 with zero
+gradient. Masks act through ``torch.where``, never through boolean indexing,
+so nothing waits for the device.
+
+The rows lie within one image; the columns run over the batch. With a
+process group (:mod:`.global_batch`) the columns are summed over the ranks
+and the means over rows taken over the rows of all ranks.
 """
 from abc import ABCMeta, abstractmethod
 from contextlib import nullcontext
 from typing import Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
 from mmmtl.utils.tasks import IGNORE_INDEX, get_task_spec
 
+from .global_batch import batch_group, logsumexp_over_ranks, max_over_ranks, sum_over_ranks
+
 DISTILL_MODES = ('channel', 'binary', 'spatial')
+# exp(x) for x < -87 is below float32's smallest normal number (e^-87.3).
+EXP_FLOOR = -87.
 
 
 def check_mode(mode: str, owner: str) -> str:
@@ -33,6 +46,17 @@ def check_mode(mode: str, owner: str) -> str:
     if mode not in DISTILL_MODES:
         raise ValueError(f'{owner}: mode must be one of {DISTILL_MODES}, got {mode!r}.')
     return mode
+
+
+def check_channels(mode: str, channels: int) -> None:
+    """Raise a ValueError if ``mode`` cannot distil ``channels``-channel logits."""
+    if mode == 'binary' and channels != 1:
+        raise ValueError(f"mode='binary' needs 1-channel logits, got {channels} channels; "
+                         "use mode='channel' for multi-channel outputs.")
+    if mode == 'channel' and channels == 1:
+        raise ValueError("mode='channel' on 1-channel logits distils nothing (a softmax over "
+                         "one class is constant); use mode='binary' for a logit per pixel "
+                         "(e.g. edges) or mode='spatial' for a regression map (e.g. depth).")
 
 
 def match_teacher_size(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
@@ -55,8 +79,9 @@ def match_teacher_size(student_logits: Tensor, teacher_logits: Tensor) -> Tensor
     return teacher_logits
 
 
-def _flat_mask(valid_mask: Tensor, logits: Tensor) -> Tensor:
-    """(N, H, W) or (N, 1, H, W) mask -> (N, H, W) bool at the logits' size."""
+def flat_mask(valid_mask: Tensor, logits: Tensor) -> Tensor:
+    """(N, H, W) or (N, 1, H, W) mask -> (N, 1, H*W) bool at the logits' size
+    (resized with nearest neighbour if needed)."""
     if valid_mask.dim() == 4:
         if valid_mask.shape[1] != 1:
             raise ValueError('valid_mask must be (N, H, W) or (N, 1, H, W), got '
@@ -68,7 +93,8 @@ def _flat_mask(valid_mask: Tensor, logits: Tensor) -> Tensor:
     if valid_mask.shape[1:] != logits.shape[2:]:
         valid_mask = F.interpolate(
             valid_mask[:, None].float(), size=logits.shape[2:], mode='nearest')[:, 0]
-    return valid_mask.to(device=logits.device, dtype=torch.bool)
+    return valid_mask.to(device=logits.device, dtype=torch.bool).reshape(
+        logits.shape[0], 1, -1)
 
 
 def float32_context(device_type: str):
@@ -83,100 +109,158 @@ def upcast(tensor: Tensor) -> Tensor:
     return tensor if tensor.dtype == torch.float64 else tensor.float()
 
 
-def log_prob_matrix(logits: Tensor, mode: str, tau: float,
-                    valid_mask: Optional[Tensor] = None) -> Tensor:
-    """Log-probability matrix ``[R, K]`` of (N, C, H, W) logits (float32 or float64).
+class Lines:
+    """The rows or the columns of the ``[R, K]`` matrices of one task.
+
+    Reducing an (N, A, B) matrix tensor over ``dims`` gives one value per
+    line (kept dims). Entries where ``valid`` is False take no part; lines
+    without a valid entry are *empty*. With a process group, lines that run
+    over the batch (``across_batch``: the columns) are reduced over the ranks
+    too, and :meth:`mean` over lines within an image (the rows) covers the
+    rows of every rank.
 
     Args:
-        logits: (N, C, H, W) logits; half / bf16 are computed in float32.
-        mode: ``'channel'``, ``'binary'`` (C must be 1) or ``'spatial'``.
-        tau: Temperature; logits are divided by it.
-        valid_mask: Optional (N, H, W) / (N, 1, H, W) bool mask of pixels to
-            keep (resized with nearest neighbour to the logits' size).
-
-    Returns:
-        ``channel``: (M, C) with M the number of kept pixels; ``binary``:
-        (M, 2); ``spatial``: (N*C, H*W) with ``-inf`` at masked locations.
+        dims: Dims reduced for one value per line.
+        valid: Bool (N, 1, B) mask of valid entries (broadcast over dim 1),
+            or None.
+        group: Process group over which the batch is spread, or None.
+        across_batch: Whether the lines run over the batch dim.
     """
-    check_mode(mode, 'log_prob_matrix')
-    logits = upcast(logits) / tau
-    num, channels, height, width = logits.shape
-    mask = _flat_mask(valid_mask, logits) if valid_mask is not None else None
-    if mode == 'spatial':
-        maps = logits.reshape(num * channels, height * width)
-        if mask is None:
-            return maps.log_softmax(dim=1)
-        keep = mask.reshape(num, 1, height * width).expand(num, channels, -1)
-        keep = keep.reshape(num * channels, height * width)
-        # Rows without any kept location are made finite for the softmax and
-        # set to -inf afterwards (masked_fill passes no gradient there).
-        empty_rows = ~keep.any(dim=1, keepdim=True)
-        maps = maps.masked_fill(~keep, float('-inf')).masked_fill(empty_rows, 0.)
-        return maps.log_softmax(dim=1).masked_fill(~keep, float('-inf'))
-    pixels = logits.permute(0, 2, 3, 1).reshape(-1, channels)
-    if mask is not None:
-        pixels = pixels[mask.reshape(-1)]
-    if mode == 'binary':
-        check_binary(channels)
-        return torch.cat([F.logsigmoid(pixels), F.logsigmoid(-pixels)], dim=1)
-    return pixels.log_softmax(dim=1)
+
+    def __init__(self, dims: Tuple[int, ...], valid: Optional[Tensor],
+                 group: Optional['dist.ProcessGroup'], across_batch: bool) -> None:
+        self.dims = dims
+        self.valid = valid
+        self.group = group if across_batch else None  # reduces lines over ranks
+        self.mean_group = None if across_batch else group  # reduces means over ranks
+        # Lines with some valid and some invalid entries need masked entries;
+        # rows of the channel layout are whole pixels, valid or not.
+        self.masks_entries = valid is not None and any(valid.shape[d] > 1 for d in dims)
+        self.local_nonempty = None if valid is None else valid.any(dims, keepdim=True)
+        self.nonempty = self.local_nonempty
+        if self.nonempty is not None and self.group is not None:
+            self.nonempty = max_over_ranks(self.nonempty.float(), self.group).bool()
+
+    def mask(self, tensor: Tensor, fill: float) -> Tensor:
+        """``tensor`` with ``fill`` at the invalid entries of partly valid lines."""
+        return torch.where(self.valid, tensor, fill) if self.masks_entries else tensor
+
+    def sum(self, *tensors: Tensor) -> Tuple[Tensor, ...]:
+        """Sum of the valid entries of every line, for each tensor."""
+        sums = torch.stack([self.mask(t, 0.).sum(self.dims, keepdim=True) for t in tensors])
+        if self.group is not None:
+            sums = sum_over_ranks(sums, self.group)
+        return sums.unbind(0)
+
+    def peak(self, *tensors: Tensor, local: bool = False) -> Tuple[Tensor, ...]:
+        """Maximum of the valid entries of every line (0 on empty lines), without
+        gradient; over all ranks unless ``local``."""
+        with torch.no_grad():
+            peaks = torch.stack([self.mask(t, float('-inf')).amax(self.dims, keepdim=True)
+                                 for t in tensors])
+            if self.group is not None and not local:
+                peaks = max_over_ranks(peaks, self.group)
+            return peaks.nan_to_num(neginf=0.).unbind(0)
+
+    def exp_shifted(self, tensor: Tensor, shift: Union[Tensor, float],
+                    inplace: bool = False) -> Tensor:
+        """``exp(tensor - shift)`` for ``tensor <= shift`` along each line, 0 at
+        invalid entries (in ``tensor``'s memory if ``inplace``).
+
+        Exponents are clamped to [-87, 0]: below -87 the result is under
+        float32's smallest normal number, negligible next to the line's e^0,
+        and many times slower to compute; above 0 are only invalid entries.
+        """
+        values = tensor.sub_(shift) if inplace else tensor - shift
+        values = values.clamp_(EXP_FLOOR, 0.).exp_()
+        return torch.where(self.valid, values, 0.) if self.masks_entries else values
+
+    def local_logsumexp(self, tensor: Tensor) -> Tensor:
+        """``log sum exp`` of the valid entries of every line, on this rank
+        (0 on empty lines)."""
+        peak, = self.peak(tensor, local=True)
+        total = self.exp_shifted(tensor, peak).sum(self.dims, keepdim=True)
+        return peak + torch.where(total > 0, total, 1.).log()
+
+    def reduce_logsumexp(self, local_sums: Tensor) -> Tuple[Tensor, ...]:
+        """Stacked results of :meth:`local_logsumexp` -> the log-sums of the
+        lines over all ranks (0 on empty lines), unstacked."""
+        if self.group is not None:
+            local_sums = logsumexp_over_ranks(local_sums, self.local_nonempty, self.group)
+        if self.nonempty is not None:
+            local_sums = torch.where(self.nonempty, local_sums, 0.)
+        return local_sums.unbind(0)
+
+    def logsumexp(self, *tensors: Tensor) -> Tuple[Tensor, ...]:
+        """``log sum exp`` of the valid entries of every line (0 on empty lines)."""
+        return self.reduce_logsumexp(torch.stack([self.local_logsumexp(t) for t in tensors]))
+
+    def mean(self, values: Tensor) -> Tensor:
+        """Mean of per-line ``values`` over the non-empty lines (0 if none)."""
+        if self.nonempty is None:
+            total, count = values.sum(), values.new_full((), values.numel())
+        else:
+            nonempty = self.nonempty.expand_as(values)
+            total, count = torch.where(nonempty, values, 0.).sum(), nonempty.sum().to(values)
+        if self.mean_group is not None:
+            total, count = sum_over_ranks(torch.stack([total, count]), self.mean_group)
+        return total / count.clamp(min=1)
 
 
 class LogProbs(NamedTuple):
-    """Student and teacher log-probabilities of one task, as 3-d tensors.
+    """Student and teacher log-probabilities of one task and their lines.
 
-    Each row of the ``[R, K]`` matrix is a distribution along ``class_dim``;
-    the rows are the indices of the two other dims and the columns the
-    indices of ``class_dim``. Unmasked inputs keep the logits' memory layout
-    (``channel`` / ``binary``: (N, K, H*W) with ``class_dim=1``; ``spatial``:
-    (N, C, H*W) with ``class_dim=2``), which avoids transposed copies. Masked
-    inputs are the (1, R, K) matrix of :func:`log_prob_matrix`
-    (``class_dim=2``), whose fully masked rows / columns are dropped by
-    :meth:`lines`.
+    ``student`` / ``teacher``: (N, A, B) tensors (see the module doc), finite
+    everywhere (invalid entries hold values that the lines ignore); a row is
+    a distribution along one dim, the rows / columns are :class:`Lines`.
     """
     student: Tensor
     teacher: Tensor
-    class_dim: int
-    masked: bool
-
-    def lines(self, rows: bool) -> Tuple[Tensor, Tensor, Union[int, Tuple[int, ...]]]:
-        """(student, teacher, dims): reduce ``dims`` for one value per row
-        (``rows=True``, the inter term) or per column (the intra term)."""
-        dims = self.class_dim if rows else tuple(d for d in range(3) if d != self.class_dim)
-        if not self.masked:
-            return self.student, self.teacher, dims
-        student, teacher = drop_empty_lines(self.student[0], self.teacher[0], 1 if rows else 0)
-        return student[None], teacher[None], dims
+    rows: Lines
+    columns: Lines
 
 
 def log_prob_pair(student_logits: Tensor, teacher_logits: Tensor, mode: str, tau: float,
-                  valid_mask: Optional[Tensor] = None) -> LogProbs:
-    """Student and teacher log-probabilities of one task (see :class:`LogProbs`)."""
-    teacher_logits = match_teacher_size(student_logits, upcast(teacher_logits))
-    if valid_mask is not None:
-        return LogProbs(log_prob_matrix(student_logits, mode, tau, valid_mask)[None],
-                        log_prob_matrix(teacher_logits, mode, tau, valid_mask)[None], 2, True)
-    return LogProbs(_log_prob_blocks(student_logits, mode, tau),
-                    _log_prob_blocks(teacher_logits, mode, tau),
-                    2 if mode == 'spatial' else 1, False)
+                  valid_mask: Optional[Tensor] = None,
+                  group: Optional['dist.ProcessGroup'] = None) -> LogProbs:
+    """Student and teacher log-probabilities of one task (see :class:`LogProbs`).
+
+    Args:
+        student_logits: (N, C, H, W) logits, float32 / float64 (half and bf16
+            are computed in float32).
+        teacher_logits: (N, C, h, w) logits, resized bilinearly to (H, W);
+            detached.
+        mode: ``'channel'``, ``'binary'`` (C = 1) or ``'spatial'``.
+        tau: Temperature dividing the logits.
+        valid_mask: Optional (N, H, W) / (N, 1, H, W) bool mask of the pixels
+            to use (resized with nearest neighbour to (H, W)).
+        group: Process group over which the batch is spread, or None.
+    """
+    check_channels(mode, student_logits.shape[1])
+    teacher_logits = match_teacher_size(student_logits, teacher_logits.detach())
+    valid = None if valid_mask is None else flat_mask(valid_mask, student_logits)
+    class_dim = 2 if mode == 'spatial' else 1
+    rows = Lines((class_dim, ), valid, group, across_batch=False)
+    columns = Lines(tuple(d for d in range(3) if d != class_dim), valid, group,
+                    across_batch=True)
+    return LogProbs(_log_probs(student_logits, mode, tau, rows),
+                    _log_probs(teacher_logits, mode, tau, rows), rows, columns)
 
 
-def _log_prob_blocks(logits: Tensor, mode: str, tau: float) -> Tensor:
-    """Unmasked (N, K, H*W) (``channel`` / ``binary``) or (N, C, H*W) (``spatial``)."""
+def _log_probs(logits: Tensor, mode: str, tau: float, rows: Lines) -> Tensor:
+    """(N, C, H, W) logits -> the (N, A, B) log-probability tensor of ``mode``."""
     num, channels = logits.shape[:2]
-    flat = upcast(logits).reshape(num, channels, -1) / tau
-    if mode == 'spatial':
-        return flat.log_softmax(dim=2)
+    logits = upcast(logits).reshape(num, channels, -1)
+    if tau != 1:
+        logits = logits / tau
     if mode == 'binary':
-        check_binary(channels)
-        return torch.cat([F.logsigmoid(flat), F.logsigmoid(-flat)], dim=1)
-    return flat.log_softmax(dim=1)
-
-
-def check_binary(channels: int) -> None:
-    if channels != 1:
-        raise ValueError(f"mode='binary' needs 1-channel logits, got {channels} channels; "
-                         "use mode='channel' for multi-channel outputs.")
+        return torch.cat([F.logsigmoid(logits), F.logsigmoid(-logits)], dim=1)
+    if mode == 'channel':
+        return logits.log_softmax(dim=1)
+    if rows.valid is None:
+        return logits.log_softmax(dim=2)
+    log_norm, = rows.logsumexp(logits)  # a softmax over the valid locations of each map
+    return logits - log_norm
 
 
 def valid_mask_from_gt(task: str, gt: Tensor) -> Tensor:
@@ -193,23 +277,12 @@ def valid_mask_from_gt(task: str, gt: Tensor) -> Tensor:
     return gt.abs().sum(dim=1) > 0
 
 
-def drop_empty_lines(student_lp: Tensor, teacher_lp: Tensor,
-                     dim: int) -> Tuple[Tensor, Tensor]:
-    """Keep the lines (rows for ``dim=1``, columns for ``dim=0``) reduced along
-    ``dim`` that hold a finite entry, i.e. drop fully masked ones."""
-    keep = torch.isfinite(student_lp).any(dim=dim)
-    if bool(keep.all()):
-        return student_lp, teacher_lp
-    if dim == 1:
-        return student_lp[keep], teacher_lp[keep]
-    return student_lp[:, keep], teacher_lp[:, keep]
-
-
 class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
     """Common options and input handling of the logit-distillation losses.
 
-    Subclasses implement :meth:`compute` on the student's and teacher's
-    log-probabilities (:class:`LogProbs`) and return named, weighted terms.
+    Subclasses implement :meth:`compute` on :class:`LogProbs` and return
+    named, weighted terms. The terms are computed in float32 (float64 inputs
+    stay float64) whatever the autocast dtype.
 
     Args:
         mode: ``'channel'``, ``'binary'`` or ``'spatial'`` (see module doc).
@@ -218,10 +291,14 @@ class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
         ignore_invalid: If True, the distiller passes the task's validity
             mask (ground truth not ignore / invalid) and masked pixels take no
             part; if False (default, as the paper) every pixel does.
+        global_batch: In a process group of more than one rank (DDP), span
+            the matrices over the images of all ranks, as one process on the
+            whole batch would (default); False keeps each rank's own images.
+            Needs logits of the same size on every rank.
     """
 
     def __init__(self, mode: str = 'channel', tau: float = 1.0, loss_weight: float = 1.0,
-                 ignore_invalid: bool = False) -> None:
+                 ignore_invalid: bool = False, global_batch: bool = True) -> None:
         super().__init__()
         self.mode = check_mode(mode, type(self).__name__)
         if tau <= 0:
@@ -229,6 +306,7 @@ class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
         self.tau = float(tau)
         self.loss_weight = float(loss_weight)
         self.ignore_invalid = ignore_invalid
+        self.global_batch = global_batch
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor,
                 valid_mask: Optional[Tensor] = None) -> Dict[str, Tensor]:
@@ -237,19 +315,15 @@ class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
         Args:
             student_logits: (N, C, H, W) student logits.
             teacher_logits: (N, C, h, w) teacher logits, resized bilinearly
-                to (H, W) if needed; no gradient flows to them in training.
+                to (H, W) if needed; no gradient flows to them.
             valid_mask: Optional (N, H, W) bool mask of pixels to use.
 
         Returns:
             Named scalar terms, already multiplied by their weights.
         """
-        # Computed in float32 whatever the autocast dtype of the logits.
         with float32_context(student_logits.device.type):
-            log_probs = log_prob_pair(
-                student_logits, teacher_logits, self.mode, self.tau, valid_mask)
-            if log_probs.student.numel() == 0:  # every pixel masked: nothing to distil
-                zero = student_logits.float().sum() * 0.
-                return {name: zero for name in self.term_names()}
+            log_probs = log_prob_pair(student_logits, teacher_logits, self.mode, self.tau,
+                                      valid_mask, batch_group(self.global_batch))
             return self.compute(log_probs)
 
     @abstractmethod
@@ -262,4 +336,4 @@ class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
 
     def extra_repr(self) -> str:
         return (f'mode={self.mode!r}, tau={self.tau}, loss_weight={self.loss_weight}, '
-                f'ignore_invalid={self.ignore_invalid}')
+                f'ignore_invalid={self.ignore_invalid}, global_batch={self.global_batch}')

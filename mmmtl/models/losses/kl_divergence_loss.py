@@ -1,6 +1,5 @@
 from typing import Dict, Tuple
 
-import torch
 from torch import Tensor
 
 from mmmtl.registry import MODELS
@@ -22,22 +21,20 @@ class KLDivergenceLoss(BaseLogitDistillLoss):
         tau: Temperature (3 in the paper's plain-KD setting).
         loss_weight: Factor on the loss.
         ignore_invalid: Exclude pixels whose ground truth is ignore/invalid.
+        global_batch: Under DDP, average over the rows of all ranks (default).
     """
 
     def __init__(self, mode: str = 'channel', tau: float = 3.0, loss_weight: float = 1.0,
-                 ignore_invalid: bool = False) -> None:
+                 ignore_invalid: bool = False, global_batch: bool = True) -> None:
         super().__init__(mode=mode, tau=tau, loss_weight=loss_weight,
-                         ignore_invalid=ignore_invalid)
+                         ignore_invalid=ignore_invalid, global_batch=global_batch)
 
     def term_names(self) -> Tuple[str, ...]:
         return ('kl', )
 
     def compute(self, log_probs: LogProbs) -> Dict[str, Tensor]:
-        student_lp, teacher_lp, dims = log_probs.lines(rows=True)
-        # Masked entries (-inf in both) contribute 0, not -inf - -inf.
-        log_ratio = teacher_lp - student_lp
-        if log_probs.masked:
-            log_ratio = torch.where(torch.isfinite(teacher_lp), log_ratio,
-                                    torch.zeros_like(log_ratio))
-        row_kl = (teacher_lp.exp() * log_ratio).sum(dim=dims)
-        return {'kl': self.loss_weight * self.tau**2 * row_kl.mean()}
+        student_lp, teacher_lp, rows = log_probs.student, log_probs.teacher, log_probs.rows
+        # KL(q || p) = sum q log q - sum q log p; invalid entries get q = 0.
+        teacher_p = rows.exp_shifted(teacher_lp, 0.)
+        teacher_term, cross_term = rows.sum(teacher_p * teacher_lp, teacher_p * student_lp)
+        return {'kl': self.loss_weight * self.tau**2 * rows.mean(teacher_term - cross_term)}

@@ -301,6 +301,21 @@ def test_task_list_mismatch_and_bad_distill_tasks():
         MODELS.build(distiller_cfg(teacher_cfg=teacher))
 
 
+def test_distill_loss_errors_name_the_task(batch):
+    losses = copy.deepcopy(DISTILL_LOSSES)
+    losses['depth'] = dict(type='CSDivergenceLoss', mode='channel')  # 1-channel depth head
+    distiller = MODELS.build(distiller_cfg(distill_losses=losses))
+    data = distiller.data_preprocessor(batch, True)
+    with pytest.raises(ValueError, match=r"distill_losses\['depth'\]: mode='channel' on "
+                       r"1-channel logits distils nothing.*'binary'.*'spatial'"):
+        distiller.loss(**data)
+    losses = copy.deepcopy(DISTILL_LOSSES)
+    losses['edge'] = dict(type='DISTLoss', mode='binary')
+    with pytest.raises(ValueError, match=r"distill_losses\['edge'\].*mode='binary' has no "
+                       'inter term'):
+        MODELS.build(distiller_cfg(distill_losses=losses))
+
+
 def load_extract_tool():
     path = osp.join(REPO_ROOT, 'tools', 'model_converters', 'extract_student.py')
     spec = importlib.util.spec_from_file_location('extract_student', path)
