@@ -30,6 +30,16 @@ from mmmtl.evaluation.functional import delta_m  # noqa: E402
 TEACHER_CFG = 'configs/synthetic/mtl_teacher_synthetic_nyud.py'
 STUDENT_CFG = 'configs/synthetic/mtl_student_synthetic_nyud.py'
 KDAM_CFG = 'configs/synthetic/kdam_student_synthetic_nyud.py'
+# --student: (label, student baseline config, KDAM config distilling TEACHER_CFG into it)
+STUDENTS = {
+    'mtl': ('MT', STUDENT_CFG, KDAM_CFG),
+    'atrc': ('ATRC', 'configs/synthetic/atrc_student_synthetic_nyud.py',
+             'configs/synthetic/kdam_atrc_student_synthetic_nyud.py'),
+    'demt': ('DeMT', 'configs/synthetic/demt_student_synthetic_nyud.py',
+             'configs/synthetic/kdam_demt_student_synthetic_nyud.py'),
+    'invpt': ('InvPT', 'configs/synthetic/invpt_student_synthetic_nyud.py',
+              'configs/synthetic/kdam_invpt_student_synthetic_nyud.py'),
+}
 # metric key -> (column title, higher is better)
 COLUMNS = {
     'semseg/mIoU': ('SemSeg mIoU↑', True),
@@ -48,6 +58,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--num-vis', type=int, default=4,
                         help='validation images painted per model')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--student', choices=sorted(STUDENTS), default='mtl',
+                        help='student family: the multi-task baseline (mtl) or a decoder-'
+                        'focused model; the teacher is the same in every case')
     parser.add_argument('--max-iters', type=int,
                         help='training iterations of each model (default: the configs\' '
                         'schedule); small values give a quick smoke run')
@@ -112,6 +125,12 @@ def main() -> None:
         train_opts += [f'train_cfg.max_iters={args.max_iters}',
                      f'train_cfg.val_interval={args.max_iters}',
                      f'default_hooks.checkpoint.interval={args.max_iters}']
+    label, student_cfg, kdam_cfg = STUDENTS[args.student]
+    for config in (student_cfg, kdam_cfg):
+        if not osp.isfile(osp.join(ROOT, config)):
+            raise FileNotFoundError(f'--student {args.student}: config {config} not found.')
+    suffix = '' if args.student == 'mtl' else f'_{args.student}'
+    baseline_name, kdam_name = f'student baseline ({label})', f'KDAM student ({label})'
     timings = {}
     runs = {}
     t = time.time()
@@ -120,23 +139,22 @@ def main() -> None:
                                           train_opts))
     timings['teacher training'] = time.time() - t
     t = time.time()
-    runs['student baseline (MT)'] = (STUDENT_CFG, osp.join(args.work_dir, 'student'),
-                                     train(STUDENT_CFG, osp.join(args.work_dir, 'student'),
-                                           train_opts))
+    student_dir = osp.join(args.work_dir, 'student' + suffix)
+    runs[baseline_name] = (student_cfg, student_dir, train(student_cfg, student_dir, train_opts))
     timings['student baseline training'] = time.time() - t
     t = time.time()
     teacher_ckpt = runs['teacher (MT, larger)'][2]
-    runs['KDAM student (MT)'] = (KDAM_CFG, osp.join(args.work_dir, 'kdam'),
-                                 train(KDAM_CFG, osp.join(args.work_dir, 'kdam'),
-                                       train_opts + [f'model.teacher_ckpt={teacher_ckpt}']))
+    kdam_dir = osp.join(args.work_dir, 'kdam' + suffix)
+    runs[kdam_name] = (kdam_cfg, kdam_dir,
+                       train(kdam_cfg, kdam_dir,
+                             train_opts + [f'model.teacher_ckpt={teacher_ckpt}']))
     timings['KDAM student training'] = time.time() - t
     # A KDAM checkpoint holds the student only: turn it into a plain student
     # checkpoint and evaluate it with the student baseline's own config.
-    kdam_dir = osp.join(args.work_dir, 'kdam')
     student_ckpt = osp.join(kdam_dir, 'kdam_student.pth')
-    run([sys.executable, 'tools/model_converters/extract_student.py',
-         runs['KDAM student (MT)'][2], student_ckpt])
-    runs['KDAM student (MT)'] = (STUDENT_CFG, kdam_dir, student_ckpt)
+    run([sys.executable, 'tools/model_converters/extract_student.py', runs[kdam_name][2],
+         student_ckpt])
+    runs[kdam_name] = (student_cfg, kdam_dir, student_ckpt)
 
     t = time.time()
     results = {}
@@ -144,9 +162,14 @@ def main() -> None:
         results[name] = test(config, ckpt, osp.join(work_dir, 'test'), args.data_root,
                              args.num_vis, args.num_val)
     timings['evaluation of 3 models'] = time.time() - t
+    comparison = osp.join(args.work_dir, f'comparison{suffix}.png')
+    run([sys.executable, 'tools/analysis_tools/compare_models.py', '--data-root', args.data_root,
+         '--num-images', '3', '--out', comparison] +
+        [arg for name, (config, _, ckpt) in runs.items()
+         for arg in ('--model', name.split(' (')[0], config, ckpt)])
 
-    table = format_table(results, reference='student baseline (MT)')
-    kdam, base = results['KDAM student (MT)'], results['student baseline (MT)']
+    table = format_table(results, reference=baseline_name)
+    kdam, base = results[kdam_name], results[baseline_name]
     dm = delta_m({k: kdam[k] for k in COLUMNS}, {k: base[k] for k in COLUMNS},
                  {k: hib for k, (_, hib) in COLUMNS.items()})
     better = [COLUMNS[k][0] for k in COLUMNS
@@ -160,6 +183,7 @@ def main() -> None:
                table, '', verdict.format(dm), '', 'Pictures (image | gt | prediction per task):']
     for name, (_, work_dir, _) in runs.items():
         summary.append(f'  {name}: {osp.join(work_dir, "test")}/*/vis/')
+    summary.append(f'  the three models side by side (gt, teacher, baseline, KDAM): {comparison}')
     summary.append('')
     summary += [f'  {k}: {v / 60:.1f} min' for k, v in timings.items()]
     summary.append(f'  total: {(time.time() - start) / 60:.1f} min')

@@ -247,6 +247,50 @@ class MultiTaskVisualizer(SegLocalVisualizer):
                              '(no metainfo "tasks" and no pred_* field).')
         return np.concatenate(tiles, axis=1)
 
+    def draw_comparison(self, image: np.ndarray, gt_sample: MultiTaskDataSample,
+                        predictions: Dict[str, MultiTaskDataSample]) -> np.ndarray:
+        """Several models on one image: a row per task, gt then each model.
+
+        Columns: the image (first row only), the ground truth, then the
+        ``pred_*`` map of every model in ``predictions`` order; captions name
+        the task and the model. gt and predictions share one depth range (the
+        gt's), so the colours compare.
+
+        Args:
+            image: (H, W, 3) RGB uint8 input image.
+            gt_sample: Sample holding the ``gt_*`` maps.
+            predictions: ``{model name: sample with pred_* maps}``.
+
+        Returns:
+            (num_tasks * h, (2 + num_models) * w, 3) uint8 RGB.
+        """
+        image = np.asarray(image).astype(np.uint8)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f'MultiTaskVisualizer: image must be (H, W, 3), got {image.shape}')
+        if not predictions:
+            raise ValueError('MultiTaskVisualizer.draw_comparison needs at least one model.')
+        height, width = image.shape[:2]
+        size = (max(1, int(round(width * self.tile_height / height))), self.tile_height)
+        blank = np.zeros_like(image)
+        rows = []
+        for index, task in enumerate(self.sample_tasks(gt_sample)):
+            spec = get_task_spec(task)
+            gt_depth_range = None
+            if spec.kind == 'depth' and spec.gt_key in gt_sample:
+                gt_depth_range = depth_range(
+                    getattr(gt_sample, spec.gt_key).data.detach().cpu().numpy())
+            row = [self._tile(image if index == 0 else blank, size, 'image' if index == 0 else '')]
+            drawn = self._colorize(task, gt_sample, spec.gt_key, gt_depth_range)
+            row.append(self._tile(blank if drawn is None else drawn, size, f'{task} gt'))
+            for name, sample in predictions.items():
+                drawn = self._colorize(task, sample, spec.pred_key, gt_depth_range)
+                if drawn is None:
+                    raise KeyError(f'MultiTaskVisualizer: model {name!r} has no prediction '
+                                   f'{spec.pred_key!r} of task {task!r}.')
+                row.append(self._tile(drawn, size, name))
+            rows.append(np.concatenate(row, axis=1))
+        return np.concatenate(rows, axis=0)
+
     @master_only
     def add_datasample(self,
                        name: str,

@@ -71,7 +71,9 @@ def test_demo_runs_end_to_end_on_tiny_settings(tmp_path):
     assert student_file.exists()
     assert (work_dir / 'kdam' / 'test' / 'mtl_student_synthetic_nyud.py').exists()
     test_log = next((work_dir / 'kdam' / 'test').glob('*/*.log')).read_text()
+    comparison = work_dir / 'comparison.png'
+    assert comparison.exists() and 'comparison.png' in summary
     assert f'Load checkpoint from {student_file}' in test_log
     for sub in ('teacher', 'student', 'kdam'):
         pictures = list((work_dir / sub / 'test').glob('*/vis/*.png'))
-        assert len(pictures) == 2, sub  # interval max(1, 2 // 1): every val image
+        assert len(pictures) == 1, sub  # --num-vis 1: every 2nd of the 2 val images

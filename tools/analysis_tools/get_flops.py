@@ -6,17 +6,23 @@ Prints two FLOP counts:
   hooks as mmcv 1.x / ptflops ``get_model_complexity_info`` do; attention
   matmuls of the backbone and functional interpolation are not counted. This
   is the figure the KDAM paper (Table 1) reports. Inside a multi-task decoder
-  (ATRC, DeMT, InvPT) the matrix products of the attention (``matmul``,
-  ``bmm``, ``einsum``) are counted too: they are functional ops that module
-  hooks miss, and the decoder-focused models' published sizes include them.
+  (ATRC, InvPT) the matrix products of the attention (``matmul``, ``bmm``,
+  ``einsum``) are counted too: they are functional ops that module hooks
+  miss, and the decoder-focused models' published sizes include them.
+  Deformable convolutions count as convolutions plus their bilinear sampling
+  (:func:`deform_conv_macs`), and DeMT's task attention counts its four
+  projections only (its own rule; matrix products inside it are not counted
+  again).
 - ``FLOPs (full, fvcore)``: every operator fvcore traces, through
-  ``mmengine.analysis.FlopAnalyzer`` (matmuls of the attention included).
+  ``mmengine.analysis.FlopAnalyzer`` (matmuls of the attention included;
+  fused ``scaled_dot_product_attention``, e.g. timm's ViT, counted by
+  :func:`attention_flop_handles`).
 
 Example:
     python tools/analysis_tools/get_flops.py configs/mtl/swinT_nyud.py --shape 425 560
 """
 import argparse
-from typing import Dict, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -65,6 +71,101 @@ def _mac_hook(counter: Dict[str, int]):
     return hook
 
 
+# --- Deformable convolution ---------------------------------------------------
+
+
+def deform_conv_macs(input_shape: Sequence[int], weight_shape: Sequence[int],
+                     output_shape: Sequence[int], with_bias: bool = True,
+                     with_mask: bool = False) -> int:
+    """MACs of a 2-D deformable convolution.
+
+    At every output location: the weights of a regular convolution
+    (``C_out * C_in / groups * kh * kw``), the bilinear sampling of the
+    ``C_in * kh * kw`` input values it reads (4 weighted taps each), one
+    multiplication per sampled value by its mask for modulated (v2)
+    deformable convolution, and the bias. Offsets (and masks) are counted
+    where they are computed (usually an ordinary convolution).
+
+    Args:
+        input_shape: (N, C_in, H, W).
+        weight_shape: (C_out, C_in / groups, kh, kw).
+        output_shape: (N, C_out, H_out, W_out).
+    """
+    batch, in_channels = input_shape[:2]
+    out_channels, in_per_group, kernel_h, kernel_w = weight_shape
+    locations = batch * output_shape[2] * output_shape[3]
+    samples = locations * in_channels * kernel_h * kernel_w
+    macs = locations * out_channels * in_per_group * kernel_h * kernel_w + 4 * samples
+    if with_mask:
+        macs += samples
+    if with_bias:
+        macs += locations * out_channels
+    return int(macs)
+
+
+def _deform_conv2d_jit_handle(inputs: list, outputs: list) -> int:
+    """fvcore handle of ``torchvision::deform_conv2d``.
+
+    Its inputs: input, weight, offset, mask, bias, stride (2), padding (2),
+    dilation (2), weight groups, offset groups, use_mask. torchvision passes
+    a zero bias when there is none, which is still added.
+    """
+    from mmengine.analysis.jit_handles import get_shape
+    return deform_conv_macs(get_shape(inputs[0]), get_shape(inputs[1]), get_shape(outputs[0]),
+                            with_bias=True, with_mask=bool(inputs[13].toIValue()))
+
+
+def _deform_conv_module_counters() -> Dict[type, Callable]:
+    """Deformable convolution modules: mmmtl's, torchvision's and mmcv's."""
+    import torchvision.ops
+    from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
+
+    from mmmtl.models.layers import ChannelDeformConv2d
+
+    def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+        modulated = isinstance(module, ModulatedDeformConv2d) or (
+            isinstance(module, torchvision.ops.DeformConv2d) and len(inputs) > 2
+            and inputs[2] is not None)
+        return deform_conv_macs(inputs[0].shape, module.weight.shape, output.shape,
+                                with_bias=getattr(module, 'bias', None) is not None,
+                                with_mask=modulated)
+
+    return {
+        ChannelDeformConv2d: count,
+        torchvision.ops.DeformConv2d: count,
+        DeformConv2d: count,
+        ModulatedDeformConv2d: count,
+    }
+
+
+# --- DeMT's task attention -----------------------------------------------------
+
+
+def _task_attention_module_counters() -> Dict[type, Callable]:
+    """DeMT's :class:`TaskAttention`.
+
+    Counted here: the key and value projections it applies on the query side
+    (C x C each per query, plus the bias terms). Its query and output
+    projections are ``nn.Linear`` modules, counted as such; the attention
+    matmuls are not counted (the paper convention).
+    """
+    from mmmtl.models.layers import TaskAttention
+
+    def count(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+        queries = inputs[0].numel() // module.embed_dims
+        return queries * (2 * module.embed_dims**2 + 2 * module.embed_dims)
+
+    return {TaskAttention: count}
+
+
+def _extra_module_counters() -> Dict[type, Callable]:
+    """Module types counted by a dedicated rule: ``{type: fn(module, inputs, output)}``."""
+    counters = {}
+    counters.update(_deform_conv_module_counters())
+    counters.update(_task_attention_module_counters())
+    return counters
+
+
 _MATMULS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm,
             torch.Tensor.bmm, torch.mm, torch.Tensor.mm}
 
@@ -98,10 +199,11 @@ class _DecoderProductCounter(TorchFunctionMode):
         super().__init__()
         self.counter = counter
         self.depth = 0
+        self.paused = 0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        if self.depth > 0:
+        if self.depth > 0 and not self.paused:
             if func in _MATMULS:
                 self.counter['macs'] += int(out.numel()) * int(args[0].shape[-1])
             elif func is torch.einsum:
@@ -119,6 +221,7 @@ def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
         if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear) + _NORMS + _ACTIVATIONS)
     ]
     products = _DecoderProductCounter(counter)
+    extra = _extra_module_counters()
 
     def enter(*_) -> None:
         products.depth += 1
@@ -126,10 +229,25 @@ def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     def leave(*_) -> None:
         products.depth -= 1
 
+    def pause(*_) -> None:  # a module with its own rule: its products are in it
+        products.paused += 1
+
+    def extra_hook(count: Callable):
+
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            products.paused -= 1
+            counter['macs'] += int(count(module, inputs, output))
+
+        return hook
+
     for module in model.modules():
         if isinstance(module, BaseMultiTaskDecoder):
             handles.append(module.register_forward_pre_hook(enter))
             handles.append(module.register_forward_hook(leave))
+        count = next((fn for cls, fn in extra.items() if isinstance(module, cls)), None)
+        if count is not None:
+            handles.append(module.register_forward_pre_hook(pause))
+            handles.append(module.register_forward_hook(extra_hook(count)))
     with torch.no_grad(), products:
         model(inputs)
     for handle in handles:
@@ -137,9 +255,33 @@ def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     return counter['macs']
 
 
+def sdpa_flop_jit(inputs, outputs) -> int:
+    """MACs of ``aten::scaled_dot_product_attention``.
+
+    q (..., L, E), k (..., S, E), v (..., S, Ev): ``q @ k^T`` takes L*S*E and
+    ``softmax(.) @ v`` L*S*Ev multiply-accumulates per leading index (batch x
+    heads); scaling and softmax are element-wise and not counted, as fvcore
+    counts ``matmul`` / ``bmm`` / ``einsum``.
+    """
+    from mmengine.analysis.jit_handles import get_shape
+    q_shape, k_shape, v_shape = (get_shape(value) for value in inputs[:3])
+    leading = 1
+    for size in q_shape[:-2]:
+        leading *= size
+    return leading * q_shape[-2] * k_shape[-2] * (q_shape[-1] + v_shape[-1])
+
+
+def attention_flop_handles() -> Dict[str, object]:
+    """fvcore handles for fused attention ops it does not count by itself."""
+    return {'aten::scaled_dot_product_attention': sdpa_flop_jit}
+
+
 def full_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     from mmengine.analysis import FlopAnalyzer
     analyzer = FlopAnalyzer(model, inputs)
+    analyzer.set_op_handle('torchvision::deform_conv2d', _deform_conv2d_jit_handle)
+    for name, handle in attention_flop_handles().items():
+        analyzer.set_op_handle(name, handle)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     return int(analyzer.total())

@@ -1,0 +1,9 @@
+# NYUD-v2 tasks of InvPT: logit channels and the authors' losses and weights
+# (semseg 1, depth 1, normals 10, edge 50 with positive weight 0.95), the same
+# for the final and the initial ('inter') predictions.
+task_channels = dict(semseg=40, depth=1, normal=3, edge=1)
+task_losses = dict(
+    semseg=dict(type='MultiTaskCrossEntropyLoss', loss_weight=1.0),
+    depth=dict(type='DepthL1Loss', loss_weight=1.0),
+    normal=dict(type='NormalL1Loss', loss_weight=10.0),
+    edge=dict(type='BalancedBinaryCrossEntropyLoss', pos_weight=0.95, loss_weight=50.0))

@@ -1,0 +1,19 @@
+# DeMT (Xu, Yang, Zhang, AAAI 2023) on HRNet18, PASCAL-Context: deformable mixer encoder and
+# task-aware transformer decoder on the stride-4 concatenation of the backbone outputs.
+# The authors' recipe: 40k iterations, SGD lr 1e-3 momentum 0.9 wd 5e-4, poly (power 0.9),
+# total batch 8 (1 image x 8 GPUs), SyncBN: bash tools/dist_train.sh <this config> 8
+_base_ = [
+    '../_base_/models/mtl_hrnet18.py',
+    '../_base_/models/demt_hrnet18_pascal.py',
+    '../_base_/datasets/pascal_context_mtl_demt.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_40k.py',
+    '../_base_/st_references.py'
+]
+model = dict(
+    decoder={{_base_.decoder}},
+    shared_head_cfg=None,  # the backbone base's head settings: no heads here
+)
+train_dataloader = dict(batch_size=1)  # x 8 GPUs = the total batch 8
+val_evaluator = dict(type='MultiTaskMetric', tasks=['semseg', 'human_parts', 'saliency', 'normal', 'edge'], edge_max_dist=0.0075, st_reference={{_base_.pascal_hrnet18_st}})
+test_evaluator = val_evaluator

@@ -1,0 +1,28 @@
+# DeMT (Xu, Yang, Zhang, AAAI 2023) on Swin-B, PASCAL-Context: deformable mixer encoder and
+# task-aware transformer decoder on the stride-4 concatenation of the backbone outputs.
+# The authors' recipe: 40k iterations, SGD lr 1e-3 momentum 0.9 wd 5e-4, poly (power 0.9),
+# total batch 8 (1 image x 8 GPUs), SyncBN: bash tools/dist_train.sh <this config> 8
+# Backbone weights as the authors': the Swin backbone of mmseg's UperNet trained on ADE20K.
+_base_ = [
+    '../_base_/models/mtl_swinB.py',
+    '../_base_/models/demt_pascal.py',
+    '../_base_/datasets/pascal_context_mtl_demt.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_40k.py'
+]
+model = dict(
+    backbone=dict(
+        pretrain_img_size=224,
+        window_size=7,
+        init_cfg=dict(
+            type='Pretrained',
+            prefix='backbone.',
+            checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/swin/'
+            'upernet_swin_base_patch4_window7_512x512_160k_ade20k_pretrain_224x224_22K/'
+            'upernet_swin_base_patch4_window7_512x512_160k_ade20k_pretrain_224x224_22K_20210526_211650-762e2178.pth')),
+    decoder={{_base_.decoder}},
+    shared_head_cfg=None,  # the backbone base's head settings: no heads here
+)
+train_dataloader = dict(batch_size=1)  # x 8 GPUs = the total batch 8
+val_evaluator = dict(type='MultiTaskMetric', tasks=['semseg', 'human_parts', 'saliency', 'normal', 'edge'], edge_max_dist=0.0075)
+test_evaluator = val_evaluator
