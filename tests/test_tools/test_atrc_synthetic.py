@@ -15,7 +15,7 @@ CONFIG = 'configs/synthetic/atrc_student_synthetic_nyud.py'
 KDAM_CONFIG = 'configs/synthetic/kdam_atrc_student_synthetic_nyud.py'
 TEACHER_CONFIG = 'configs/synthetic/mtl_teacher_synthetic_nyud.py'
 TASKS = ('semseg', 'depth', 'normal', 'edge')
-ITERS = 300
+ITERS = 400
 # (metric, higher is better, margin the trained model must clear)
 MARGINS = (('semseg/mIoU', True, 2.0), ('depth/rmse', False, 0.1),
            ('normal/mean', False, 5.0), ('edge/odsF', True, 5.0))
