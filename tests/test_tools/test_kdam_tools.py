@@ -159,8 +159,5 @@ def test_kdam_dist_train_ranks_hold_identical_states(kdam_ddp_and_single):
     assert_ranks_identical(kdam_ddp_and_single[0])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "KDAM's intra-task (batch-level) distillation term spans each rank's images only "
-    'until the distillation losses gather the global batch under DDP'))
 def test_kdam_dist_train_two_processes_match_one_process(kdam_ddp_and_single):
     assert_close_to_one_process(*kdam_ddp_and_single)

@@ -1,6 +1,6 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import torch.nn as nn
+from mmengine.model import ModuleDict
 from torch import Tensor
 
 from mmmtl.registry import MODELS
@@ -54,7 +54,7 @@ class IndependentHeadsDecoder(BaseMultiTaskDecoder):
         super().__init__(tasks=list(heads), out_channels={
             task: head.out_channels for task, head in heads.items()
         }, init_cfg=init_cfg)
-        self.task_heads = nn.ModuleDict(heads)
+        self.task_heads = ModuleDict(heads)  # mmengine's: init_weights reaches the heads
 
     def forward_with_aux(self, feats: Sequence[Tensor]) -> Tuple[TaskLogits, AuxLogits]:
         """feats: neck / backbone maps -> ({task: (N, C_task, h, w)}, {})."""

@@ -115,7 +115,9 @@ class KDAMDistiller(BaseModel):
         distill_task_weights: ``{task: w_n}``; 1 for unlisted tasks.
         distill_aux: Also distil the student's auxiliary outputs (initial /
             multi-scale predictions of decoders such as ATRC, InvPT), each
-            against the teacher's output of the same name or its final logits.
+            against the teacher's output of the same name or its final logits;
+            auxiliary outputs with other channels than the teacher's (ATRC's
+            depth bins, normal clusters) are not distilled.
         allow_untrained_teacher: Use a randomly initialised teacher when
             ``teacher_ckpt`` is None or does not exist (tests, benchmarks).
         data_preprocessor: Defaults to the student's.
@@ -313,8 +315,9 @@ class KDAMDistiller(BaseModel):
                       for name, logits in student_aux.items()]
         for suffix, student_outputs, teacher_outputs in pairs:
             for task, distill_loss in self.distill_losses.items():
-                if task not in student_outputs:
-                    continue
+                if (task not in student_outputs or student_outputs[task].shape[1] !=
+                        teacher_outputs[task].shape[1]):
+                    continue  # e.g. ATRC's initial depth bins: not the task's output space
                 terms = _for_task(task, distill_loss, student_outputs[task],
                                   teacher_outputs[task], valid_masks.get(task))
                 weight = self.beta * self.distill_task_weights[task]

@@ -130,3 +130,15 @@ def test_decoder_and_task_heads_are_exclusive():
                           task_heads=dict(depth=dict())))
     with pytest.raises(TypeError, match='not a BaseMultiTaskDecoder'):
         MODELS.build(dict(segmentor(decoder=dict(type='MultiScaleConcatNeck', in_channels=[8]))))
+
+
+def test_init_weights_reaches_the_heads():
+    heads = {task: dict(type='ATRCBaselineHead', channels=8, out_channels=CHANNELS[task],
+                        loss_decode=LOSSES[task]) for task in TASKS}
+    model = MODELS.build(segmentor(task_heads=heads, width=64))
+    with torch.no_grad():
+        model.decoder.task_heads.semseg.conv_out.weight.fill_(1.)
+    model.init_weights()
+    weight = model.decoder.task_heads.semseg.conv_out.weight
+    # ATRCBaselineHead's init_cfg: Normal(std=0.01) on conv_out
+    assert abs(float(weight.std()) - 0.01) < 0.003 and abs(float(weight.mean())) < 0.005
