@@ -29,7 +29,7 @@ if __name__ == '__main__':
         keywords='multi-task learning, knowledge distillation, dense prediction',
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
         include_package_data=True,
-        python_requires='>=3.8',
+        python_requires='>=3.10',
         license='Apache License 2.0',
         install_requires=parse_requirements('requirements/runtime.txt'),
         extras_require={
