@@ -15,6 +15,7 @@ what ran. So, for every config:
   of the head the segmentor builds, and no head key is also set by
   ``shared_head_cfg`` (one would silently override the other).
 """
+import collections
 import copy
 import functools
 import glob
@@ -42,9 +43,11 @@ TINY_BACKBONE = dict(type='ResNetV1c', depth=18, stem_channels=8, base_channels=
 
 
 # The dump round trip formats with yapf (seconds per config): one config per kind.
-DUMPED = ('configs/mtl/hrnet18_nyud.py', 'configs/mtl/single_task/swinT_pascal_saliency.py',
-          'configs/kdam/swinT_swinB-teacher_nyud.py', 'configs/kd_baselines/dist_swinT_nyud.py',
-          'configs/kdam/ablations/plainkd_tau0p5_swinT_nyud.py',
+DUMPED = ('configs/mtl/mtl_hrnet18_40k_nyud-425x560.py',
+          'configs/mtl/single_task/st-saliency_swinT_40k_pascal-512x512.py',
+          'configs/kdam/kdam_swinB-swinT_40k_nyud-425x560.py',
+          'configs/kd_baselines/dist_swinL-swinT_40k_nyud-425x560.py',
+          'configs/kdam/ablations/plainkd-tau0p5_swinL-swinT_40k_nyud-425x560.py',
           'configs/synthetic/mtl_teacher_synthetic_pascal.py')
 
 
@@ -97,7 +100,7 @@ def segmentors(cfg: Config) -> list:
 
 def test_every_config_is_found():
     assert len(RUNNABLE) >= 80
-    for name in DUMPED + ('configs/kdam/swinT_nyud.py',
+    for name in DUMPED + ('configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py',
                           'configs/synthetic/kdam_student_synthetic_pascal.py'):
         assert name in RUNNABLE
 
@@ -159,3 +162,10 @@ def test_stated_head_channels_are_built(path):
             assert all(value == heads[task].channels for value in values), (
                 f'{path}: the {task} head states channels {values}, the model builds '
                 f'{heads[task].channels}')
+
+
+def test_config_file_names_are_unique():
+    """Work dirs default to the config's file name: two configs of one name overwrite each
+    other's checkpoints and logs."""
+    names = collections.Counter(osp.basename(path) for path in RUNNABLE)
+    assert not [name for name, count in names.items() if count > 1]

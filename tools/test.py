@@ -1,7 +1,8 @@
 """Evaluate a multi-task checkpoint (or the student of a KDAM run).
 
 Example:
-    python tools/test.py configs/mtl/swinT_nyud.py work_dirs/swinT_nyud/iter_40000.pth
+    python tools/test.py configs/mtl/mtl_swinT_40k_nyud-425x560.py \\
+        work_dirs/mtl_swinT_40k_nyud-425x560/iter_40000.pth
     python tools/test.py CONFIG CKPT --show-dir vis --metrics-out metrics.json
     python tools/test.py CONFIG CKPT --format-only --out preds/   # SEISM-ready files
 """

@@ -1,8 +1,8 @@
 """Train a multi-task model or a KDAM distiller.
 
 Example:
-    python tools/train.py configs/mtl/swinT_nyud.py
-    bash tools/dist_train.sh configs/kdam/swinT_nyud.py 8
+    python tools/train.py configs/mtl/mtl_swinT_40k_nyud-425x560.py
+    bash tools/dist_train.sh configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py 8
 """
 import argparse
 import logging

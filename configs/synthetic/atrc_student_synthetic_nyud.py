@@ -1,7 +1,7 @@
 # Small ATRC (HRNet + ATRC decoder with the authors' NYUD-v2 contexts) on
 # synthetic NYUD-v2-layout data: trains on CPU in a few minutes, as a student
 # (configs/synthetic/kdam_atrc_student_synthetic_nyud.py) or on its own.
-# Same decoder as configs/mtl/atrc_hrnet18_nyud.py (contexts, losses, initial
+# Same decoder as configs/mtl/atrc_hrnet18_40k_nyud-425x560.py (contexts, losses, initial
 # predictions) on a narrow, shallow HRNet (branches of 8/16/32/64 channels,
 # one block per branch); data, schedule and runtime of the synthetic student
 # baseline (configs/synthetic/mtl_student_synthetic_nyud.py).

@@ -18,7 +18,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC_CONFIGS = sorted(
     osp.relpath(path, REPO) for path in glob.glob(osp.join(REPO, 'configs/synthetic/*.py')))
 # One real model of each backbone family (the synthetic configs are Swin too).
-FAMILY_CONFIGS = ['configs/mtl/hrnet18_nyud.py', 'configs/mtl/swinT_pascal.py']
+FAMILY_CONFIGS = ['configs/mtl/mtl_hrnet18_40k_nyud-425x560.py',
+                  'configs/mtl/mtl_swinT_40k_pascal-512x512.py']
 SHAPE = (64, 96)
 BATCH = 2
 

@@ -8,16 +8,16 @@ from .utils import PYTHON, run_tool
 
 # Table 1 of the KDAM paper (NYUD-v2), multi-task baselines: (Params M, GFLOPs)
 TABLE1_MT = {
-    'configs/mtl/hrnet18_nyud.py': (4.52, 17.59),
-    'configs/mtl/swinT_nyud.py': (32.50, 96.29),
-    'configs/mtl/swinS_nyud.py': (53.82, 116.63),
+    'configs/mtl/mtl_hrnet18_40k_nyud-425x560.py': (4.52, 17.59),
+    'configs/mtl/mtl_swinT_40k_nyud-425x560.py': (32.50, 96.29),
+    'configs/mtl/mtl_swinS_40k_nyud-425x560.py': (53.82, 116.63),
 }
 
 
 @pytest.mark.parametrize('config', [
-    'configs/mtl/hrnet18_nyud.py',
-    pytest.param('configs/mtl/swinT_nyud.py', marks=pytest.mark.slow),
-    pytest.param('configs/mtl/swinS_nyud.py', marks=pytest.mark.slow),
+    'configs/mtl/mtl_hrnet18_40k_nyud-425x560.py',
+    pytest.param('configs/mtl/mtl_swinT_40k_nyud-425x560.py', marks=pytest.mark.slow),
+    pytest.param('configs/mtl/mtl_swinS_40k_nyud-425x560.py', marks=pytest.mark.slow),
 ])
 def test_params_and_flops_match_table1(config):
     output = run_tool([PYTHON, 'tools/analysis_tools/get_flops.py', config, '--shape', '425',

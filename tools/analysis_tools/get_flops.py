@@ -19,7 +19,8 @@ Prints two FLOP counts:
   :func:`attention_flop_handles`).
 
 Example:
-    python tools/analysis_tools/get_flops.py configs/mtl/swinT_nyud.py --shape 425 560
+    python tools/analysis_tools/get_flops.py configs/mtl/mtl_swinT_40k_nyud-425x560.py \\
+        --shape 425 560
 """
 import argparse
 from typing import Callable, Dict, Sequence, Tuple

@@ -15,8 +15,9 @@ Weights are untrained (latency does not depend on them) and no pretrained
 checkpoint is fetched.
 
 Example:
-    python tools/benchmarks/bench_inference.py configs/mtl/swinL_nyud.py \
-        configs/mtl/swinT_nyud.py configs/mtl/hrnet18_nyud.py --shape 425 560 --iters 5
+    python tools/benchmarks/bench_inference.py configs/mtl/mtl_swinL_40k_nyud-425x560.py \
+        configs/mtl/mtl_swinT_40k_nyud-425x560.py configs/mtl/mtl_hrnet18_40k_nyud-425x560.py \\
+        --shape 425 560 --iters 5
 """
 import argparse
 import gc

@@ -7,7 +7,8 @@ the peak memory of each (CUDA: peak allocated; CPU: peak resident-set
 increase, see bench_kd_step.py, whose measuring helpers this script shares).
 
 Example:
-    python tools/benchmarks/bench_train_step.py configs/mtl/swinT_nyud.py --batch 1 --shape 425 560
+    python tools/benchmarks/bench_train_step.py configs/mtl/mtl_swinT_40k_nyud-425x560.py \\
+        --batch 1 --shape 425 560
 """
 import argparse
 import statistics

@@ -2,15 +2,15 @@
 
 A distillation run saves the ``KDAMDistiller``'s state dict, whose keys start
 with ``student.``. This tool strips that prefix so that the student's own
-config (e.g. ``configs/mtl/swinT_nyud.py``) loads the result with
+config (e.g. ``configs/mtl/mtl_swinT_40k_nyud-425x560.py``) loads the result with
 ``tools/test.py``. ``meta`` is kept; the optimizer, scheduler and message-hub
 states (only useful to resume the distillation) are dropped unless
 ``--keep-optimizer`` is given.
 
 Example:
     python tools/model_converters/extract_student.py \
-        work_dirs/swinT_nyud/iter_40000.pth kdam_swinT_nyud.pth
-    python tools/test.py configs/mtl/swinT_nyud.py kdam_swinT_nyud.pth
+        work_dirs/kdam_swinL-swinT_40k_nyud-425x560/iter_40000.pth kdam_swinT_nyud.pth
+    python tools/test.py configs/mtl/mtl_swinT_40k_nyud-425x560.py kdam_swinT_nyud.pth
 """
 import argparse
 import os

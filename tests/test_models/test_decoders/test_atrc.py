@@ -16,8 +16,8 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CONFIGS = {'nyud': 'configs/mtl/atrc_hrnet18_nyud.py',
-           'pascal': 'configs/mtl/atrc_hrnet18_pascal.py'}
+CONFIGS = {'nyud': 'configs/mtl/atrc_hrnet18_40k_nyud-425x560.py',
+           'pascal': 'configs/mtl/atrc_hrnet18_40k_pascal-512x512.py'}
 # The authors' searched genotypes (github.com/brdav/atrc, genotypes/atrc_*_hrnet18.json),
 # in their coding 0 none, 1 global, 2 local, 3 t-label, 4 s-label; rows are targets,
 # columns sources, in the order of TASKS.

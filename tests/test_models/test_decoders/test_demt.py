@@ -148,10 +148,10 @@ def test_config_forward_loss_predict_on_every_task(config):
 def test_kdam_configs_distil_swinL_into_the_demt_config(backbone):
     kdam = Config.fromfile(osp.join(REPO, f'configs/kdam/demt_{backbone}_nyud.py'))
     student = Config.fromfile(osp.join(REPO, f'configs/mtl/demt_{backbone}_nyud.py'))
-    reference = Config.fromfile(osp.join(REPO, 'configs/kdam/swinT_nyud.py'))
+    reference = Config.fromfile(osp.join(REPO, 'configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py'))
     assert kdam.model.type == 'KDAMDistiller'
     assert kdam.model.student == student.model
-    assert kdam.model.teacher_cfg == 'configs/mtl/swinL_nyud.py'
+    assert kdam.model.teacher_cfg == 'configs/mtl/mtl_swinL_40k_nyud-425x560.py'
     for key in ('distill_losses', 'alpha', 'beta', 'teacher_ckpt'):
         assert kdam.model[key] == reference.model[key], key
     assert kdam.train_cfg == student.train_cfg and kdam.optim_wrapper == student.optim_wrapper

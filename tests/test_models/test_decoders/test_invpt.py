@@ -333,8 +333,8 @@ def check_loss_and_predict(model, channels, backward=True):
 
 
 @pytest.mark.parametrize('config,channels', [
-    ('configs/mtl/invpt_swinT_nyud.py', NYUD_CHANNELS),
-    ('configs/mtl/invpt_swinT_pascal.py', PASCAL_CHANNELS),
+    ('configs/mtl/invpt_swinT_40k_nyud-448x576.py', NYUD_CHANNELS),
+    ('configs/mtl/invpt_swinT_40k_pascal-512x512.py', PASCAL_CHANNELS),
 ])
 def test_swin_t_configs_train_and_predict_every_task(config, channels):
     model, cfg = build(config)
@@ -347,10 +347,11 @@ def test_swin_t_configs_train_and_predict_every_task(config, channels):
 
 
 def test_kdam_invpt_config_is_the_student_config_with_the_swin_l_teacher():
-    kdam = Config.fromfile(osp.join(REPO, 'configs/kdam/invpt_swinT_nyud.py'))
-    student = Config.fromfile(osp.join(REPO, 'configs/mtl/invpt_swinT_nyud.py'))
+    kdam = Config.fromfile(
+        osp.join(REPO, 'configs/kdam/kdam_swinL-invpt-swinT_40k_nyud-448x576.py'))
+    student = Config.fromfile(osp.join(REPO, 'configs/mtl/invpt_swinT_40k_nyud-448x576.py'))
     assert kdam.model.student == student.model
-    assert kdam.model.teacher_cfg == 'configs/mtl/swinL_nyud.py'
+    assert kdam.model.teacher_cfg == 'configs/mtl/mtl_swinL_40k_nyud-425x560.py'
     assert set(kdam.model.distill_losses) == set(NYUD_CHANNELS)
     assert kdam.optim_wrapper == student.optim_wrapper
     assert kdam.train_dataloader == student.train_dataloader

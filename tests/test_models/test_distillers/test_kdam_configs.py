@@ -2,8 +2,8 @@
 
 Pretrained weights are never fetched (``init_weights`` is not called) and the
 teacher is untrained (``allow_untrained_teacher=True``). The ablation configs
-only change distillation losses / weights of ``configs/kdam/swinT_nyud.py``
-and ``configs/kd_baselines/plainkd_swinT_nyud.py``: their networks are checked
+only change distillation losses / weights of ``configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py``
+and ``configs/kd_baselines/plainkd_swinL-swinT_40k_nyud-425x560.py``: their networks are checked
 to be those configs' networks and their losses are built and run.
 """
 import glob
@@ -63,11 +63,15 @@ def random_batch(student, batch: int = 1) -> dict:
 
 def test_configs_are_found():
     names = {rel(path) for path in FULL}
-    for name in ('configs/kdam/swinT_nyud.py', 'configs/kdam/swinS_nyud.py',
-                 'configs/kdam/hrnet18_nyud.py', 'configs/kdam/swinT_swinB-teacher_nyud.py',
-                 'configs/kdam/swinT_pascal.py', 'configs/kdam/swinS_pascal.py',
-                 'configs/kdam/hrnet18_pascal.py', 'configs/kd_baselines/plainkd_swinT_nyud.py',
-                 'configs/kd_baselines/dist_swinT_nyud.py',
+    for name in ('configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py',
+                 'configs/kdam/kdam_swinL-swinS_40k_nyud-425x560.py',
+                 'configs/kdam/kdam_swinL-hrnet18_40k_nyud-425x560.py',
+                 'configs/kdam/kdam_swinB-swinT_40k_nyud-425x560.py',
+                 'configs/kdam/kdam_swinL-swinT_40k_pascal-512x512.py',
+                 'configs/kdam/kdam_swinL-swinS_40k_pascal-512x512.py',
+                 'configs/kdam/kdam_swinL-hrnet18_40k_pascal-512x512.py',
+                 'configs/kd_baselines/plainkd_swinL-swinT_40k_nyud-425x560.py',
+                 'configs/kd_baselines/dist_swinL-swinT_40k_nyud-425x560.py',
                  'configs/synthetic/kdam_student_synthetic_nyud.py',
                  'configs/synthetic/kdam_student_synthetic_pascal.py'):
         assert name in names
@@ -99,8 +103,9 @@ def _networks(cfg: Config) -> tuple:
 def test_ablation_config_changes_only_the_distillation(path):
     cfg = load(path)
     name = osp.basename(path)
-    base_path = ('configs/kd_baselines/plainkd_swinT_nyud.py' if name.startswith('plainkd')
-                 else 'configs/kdam/swinT_nyud.py')
+    base_path = ('configs/kd_baselines/plainkd_swinL-swinT_40k_nyud-425x560.py'
+                 if name.startswith('plainkd') else
+                 'configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py')
     base = load(osp.join(REPO_ROOT, base_path))
     assert _networks(cfg) == _networks(base)
     losses = {task: MODELS.build(loss) for task, loss in cfg.model.distill_losses.items()}

@@ -1,0 +1,11 @@
+# DIST (Pearson, tau = 1) baseline of paper Table 4: Swin-L teacher, Swin-S student.
+# Same pair and schedule as configs/kdam/kdam_swinL-swinS_40k_nyud-425x560.py; the distillation loss
+# is replaced (_delete_: no key of the CS loss is kept).
+_base_ = ['../kdam/kdam_swinL-swinS_40k_nyud-425x560.py']
+model = dict(distill_losses=dict(
+    _delete_=True,
+    semseg=dict(type='DISTLoss', mode='channel', tau=1.0),
+    depth=dict(type='DISTLoss', mode='spatial', tau=1.0),
+    normal=dict(type='DISTLoss', mode='spatial', tau=1.0),
+    # binary mode: DIST's row term is a ±1 sign agreement with no gradient, so intra only
+    edge=dict(type='DISTLoss', mode='binary', tau=1.0, inter_weight=0.0)))

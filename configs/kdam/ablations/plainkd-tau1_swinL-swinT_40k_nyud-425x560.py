@@ -1,0 +1,4 @@
+# Table 5b: plain KD temperature sweep (alpha = beta = 1), tau = 1.
+_base_ = ['../../kd_baselines/plainkd_swinL-swinT_40k_nyud-425x560.py']
+model = dict(distill_losses=dict(
+    semseg=dict(tau=1), depth=dict(tau=1), normal=dict(tau=1), edge=dict(tau=1)))

@@ -1,3 +1,0 @@
-# Table 5a: plain KD loss-scale sweep (tau = 3, alpha = 1), beta = 2.
-_base_ = ['../../kd_baselines/plainkd_swinT_nyud.py']
-model = dict(beta=2)

@@ -1,4 +1,0 @@
-# Table 5b: plain KD temperature sweep (alpha = beta = 1), tau = 16.
-_base_ = ['../../kd_baselines/plainkd_swinT_nyud.py']
-model = dict(distill_losses=dict(
-    semseg=dict(tau=16), depth=dict(tau=16), normal=dict(tau=16), edge=dict(tau=16)))

@@ -1,7 +1,0 @@
-# hrnet18 single-task baseline for semseg on PASCAL-Context (one backbone, one head).
-_base_ = ['../hrnet18_pascal.py']
-model = dict(task_heads=dict(_delete_=True, semseg={{_base_.task_heads.semseg}}))
-# The base's task_heads helper shrinks with the model (no stale copy in the dump).
-task_heads = dict(_delete_=True, semseg={{_base_.task_heads.semseg}})
-val_evaluator = dict(tasks=['semseg'], st_reference=None)
-test_evaluator = val_evaluator
