@@ -114,16 +114,17 @@ def test_ablation_config_changes_only_the_distillation(path):
     terms = losses['semseg'](student, torch.randn(1, 40, 8, 8))
     sum(terms.values()).backward()
     assert torch.isfinite(student.grad).all()
-    if name.startswith('inter_only'):
+    if name.startswith('kdam-inter-only'):
         assert all(set(loss.term_names()) == {'inter'} for loss in losses.values())
-    elif name.startswith('intra_only'):
+    elif name.startswith('kdam-intra-only'):
         assert all(set(loss.term_names()) == {'intra'} for loss in losses.values())
-    elif '_tau' in name:
-        tau = float(name.split('_tau')[1].split('_')[0].replace('p', '.'))
+    elif name.startswith('plainkd-tau'):
+        tau = float(name[len('plainkd-tau'):].split('_')[0].replace('p', '.'))
         assert all(loss.tau == tau and type(loss).__name__ == 'KLDivergenceLoss'
                    for loss in losses.values())
         assert cfg.model.beta == 1.0
     else:
-        beta = float(name.split('_beta')[1].split('_')[0].replace('p', '.'))
+        assert name.startswith('plainkd-beta'), name
+        beta = float(name[len('plainkd-beta'):].split('_')[0].replace('p', '.'))
         assert cfg.model.beta == beta
         assert all(loss.tau == 3.0 for loss in losses.values())
