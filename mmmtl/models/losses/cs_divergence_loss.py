@@ -8,49 +8,65 @@ from mmmtl.registry import MODELS
 from .distill_utils import BaseLogitDistillLoss, Lines, LogProbs
 
 
-def _local_log_sums(student_lp: Tensor, teacher_lp: Tensor,
-                    lines: Sequence[Lines]) -> List[Tensor]:
-    """This rank's ``log sum p*q`` over each of ``lines``, then ``log sum p^2``."""
-    cross = student_lp + teacher_lp
-    log_pq = [line.local_logsumexp(cross) for line in lines]
-    del cross  # before 2 * log p is made
-    square = 2 * student_lp
-    return log_pq + [line.local_logsumexp(square) for line in lines]
+def _local_log_sums(student_lp: Tensor, teacher_lp: Tensor, lines: Sequence[Lines],
+                    scratch: Optional[Tuple[Tensor, Tensor]] = None) -> List[Tensor]:
+    """This rank's ``log sum p*q`` over each of ``lines``, then ``log sum p^2``.
+
+    With ``scratch`` (two tensors like ``student_lp``) the work is done in
+    them, without autograd; without, through autograd.
+    """
+    values, exps = scratch or (None, None)
+    values = torch.add(student_lp, teacher_lp, out=values)  # log(p q)
+    log_pq = [line.local_logsumexp(values, exps) for line in lines]
+    values = torch.mul(student_lp, 2, out=values if scratch else None)  # log(p^2)
+    return log_pq + [line.local_logsumexp(values, exps) for line in lines]
 
 
 class _LocalLogSums(torch.autograd.Function):
-    """:func:`_local_log_sums` with a backward that keeps less memory.
+    """:func:`_local_log_sums`, then this rank's ``log sum q^2`` (no gradient),
+    in two scratch tensors and with a backward that keeps less memory.
 
     Autograd would keep ``log p + log q`` and ``2 log p`` (two tensors of the
     logits' size) for the backward. This keeps ``log p`` (kept by log_softmax
     anyway) and ``log q``, and recomputes: the gradient of a log-sum-exp is
     the softmax along the line, so ``d/d log p = g_pq * softmax(log p + log q)
     + 2 * g_pp * softmax(2 log p)``. Second derivatives (``create_graph``) go
-    through autograd on :func:`_local_log_sums`.
+    through autograd on :func:`_local_log_sums`. (On CPU, fresh tensors of
+    more than 32 MB cost page faults: the scratch tensors are reused.)
     """
 
     @staticmethod
     def forward(ctx, student_lp: Tensor, teacher_lp: Tensor,
                 lines: Tuple[Lines, ...]) -> Tuple[Tensor, ...]:
-        log_sums = _local_log_sums(student_lp, teacher_lp, lines)
+        scratch = torch.empty_like(student_lp), torch.empty_like(student_lp)
+        log_sums = _local_log_sums(student_lp, teacher_lp, lines, scratch)
+        teacher_sq = torch.mul(teacher_lp, 2, out=scratch[0])  # log(q^2)
+        log_qq = [line.local_logsumexp(teacher_sq, scratch[1]) for line in lines]
         ctx.lines = lines
         ctx.save_for_backward(student_lp, teacher_lp, *log_sums)
-        return tuple(log_sums)
+        ctx.mark_non_differentiable(*log_qq)
+        return (*log_sums, *log_qq)
 
     @staticmethod
     def backward(ctx, *grads: Tensor) -> Tuple[Optional[Tensor], None, None]:
         student_lp, teacher_lp, *log_sums = ctx.saved_tensors
+        grads = grads[:len(log_sums)]  # not those of log sum q^2
         if torch.is_grad_enabled():  # create_graph: a differentiable backward
             grad, = torch.autograd.grad(_local_log_sums(student_lp, teacher_lp, ctx.lines),
                                         student_lp, grads, create_graph=True)
             return grad, None, None
-        grad = torch.zeros_like(student_lp)
+        grad, values = torch.empty_like(student_lp), torch.empty_like(student_lp)
         for index, (line, log_sum, line_grad) in enumerate(zip(ctx.lines * 2, log_sums, grads)):
-            cross = index < len(ctx.lines)
-            values = student_lp + teacher_lp if cross else 2 * student_lp
-            softmax = line.exp_shifted(values, log_sum, inplace=True)  # along the line
-            grad += softmax.mul_(line_grad if cross else 2 * line_grad)
-            del values, softmax  # before the next line's are made
+            if index < len(ctx.lines):
+                torch.add(student_lp, teacher_lp, out=values)
+            else:
+                torch.mul(student_lp, 2, out=values)
+                line_grad = 2 * line_grad
+            softmax = line.exp_shifted(values, log_sum, out=values)  # along the line
+            if index == 0:
+                torch.mul(softmax, line_grad, out=grad)
+            else:
+                grad.addcmul_(softmax, line_grad)
         return grad, None, None
 
 
@@ -71,16 +87,12 @@ def cs_divergences(student_lp: Tensor, teacher_lp: Tensor,
         For each of ``lines``, one divergence per line (0 for empty lines),
         with kept dims.
     """
-    with torch.no_grad():
-        teacher_square = 2 * teacher_lp
-        log_qq = [line.local_logsumexp(teacher_square) for line in lines]
-        del teacher_square
-    student_sums = _LocalLogSums.apply(student_lp, teacher_lp, tuple(lines))
+    sums = _LocalLogSums.apply(student_lp, teacher_lp, tuple(lines))
+    log_pq, log_pp, log_qq = sums[:len(lines)], sums[len(lines):-len(lines)], sums[-len(lines):]
     divergences = []
-    for index, line in enumerate(lines):
-        log_pq, log_pp, log_qq_all = line.reduce_logsumexp(torch.stack(
-            [student_sums[index], student_sums[len(lines) + index], log_qq[index]]))
-        divergences.append(0.5 * (log_pp + log_qq_all) - log_pq)
+    for line, *line_sums in zip(lines, log_pq, log_pp, log_qq):
+        pq, pp, qq = line.reduce_logsumexp(torch.stack(line_sums))
+        divergences.append(0.5 * (pp + qq) - pq)
     return divergences
 
 

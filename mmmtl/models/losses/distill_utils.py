@@ -137,9 +137,16 @@ class Lines:
         # rows of the channel layout are whole pixels, valid or not.
         self.masks_entries = valid is not None and any(valid.shape[d] > 1 for d in dims)
         self.local_nonempty = None if valid is None else valid.any(dims, keepdim=True)
-        self.nonempty = self.local_nonempty
-        if self.nonempty is not None and self.group is not None:
-            self.nonempty = max_over_ranks(self.nonempty.float(), self.group).bool()
+        self._nonempty = None
+
+    @property
+    def nonempty(self) -> Optional[Tensor]:
+        """Bool mask of the lines with a valid entry on any rank (None: all)."""
+        if self._nonempty is None and self.local_nonempty is not None:
+            self._nonempty = self.local_nonempty
+            if self.group is not None:
+                self._nonempty = max_over_ranks(self._nonempty.float(), self.group).bool()
+        return self._nonempty
 
     def mask(self, tensor: Tensor, fill: float) -> Tensor:
         """``tensor`` with ``fill`` at the invalid entries of partly valid lines."""
@@ -163,23 +170,27 @@ class Lines:
             return peaks.nan_to_num(neginf=0.).unbind(0)
 
     def exp_shifted(self, tensor: Tensor, shift: Union[Tensor, float],
-                    inplace: bool = False) -> Tensor:
+                    out: Optional[Tensor] = None) -> Tensor:
         """``exp(tensor - shift)`` for ``tensor <= shift`` along each line, 0 at
-        invalid entries (in ``tensor``'s memory if ``inplace``).
+        invalid entries; written into ``out`` (may be ``tensor``) if given,
+        which autograd does not follow.
 
         Exponents are clamped to [-87, 0]: below -87 the result is under
         float32's smallest normal number, negligible next to the line's e^0,
         and many times slower to compute; above 0 are only invalid entries.
         """
-        values = tensor.sub_(shift) if inplace else tensor - shift
-        values = values.clamp_(EXP_FLOOR, 0.).exp_()
-        return torch.where(self.valid, values, 0.) if self.masks_entries else values
+        values = torch.sub(tensor, shift, out=out).clamp_(EXP_FLOOR, 0.).exp_()
+        if not self.masks_entries:
+            return values
+        if out is not None:
+            return values.masked_fill_(~self.valid, 0.)
+        return torch.where(self.valid, values, 0.)
 
-    def local_logsumexp(self, tensor: Tensor) -> Tensor:
+    def local_logsumexp(self, tensor: Tensor, out: Optional[Tensor] = None) -> Tensor:
         """``log sum exp`` of the valid entries of every line, on this rank
-        (0 on empty lines)."""
+        (0 on empty lines); ``out``: scratch memory (see :meth:`exp_shifted`)."""
         peak, = self.peak(tensor, local=True)
-        total = self.exp_shifted(tensor, peak).sum(self.dims, keepdim=True)
+        total = self.exp_shifted(tensor, peak, out).sum(self.dims, keepdim=True)
         return peak + torch.where(total > 0, total, 1.).log()
 
     def reduce_logsumexp(self, local_sums: Tensor) -> Tuple[Tensor, ...]:
@@ -253,9 +264,9 @@ def _log_probs(logits: Tensor, mode: str, tau: float, rows: Lines) -> Tensor:
     logits = upcast(logits).reshape(num, channels, -1)
     if tau != 1:
         logits = logits / tau
-    if mode == 'binary':
-        return torch.cat([F.logsigmoid(logits), F.logsigmoid(-logits)], dim=1)
-    if mode == 'channel':
+    if mode == 'binary':  # [sigmoid(x), 1 - sigmoid(x)] = softmax([x, 0])
+        logits = F.pad(logits, (0, 0, 0, 1))
+    if mode != 'spatial':
         return logits.log_softmax(dim=1)
     if rows.valid is None:
         return logits.log_softmax(dim=2)

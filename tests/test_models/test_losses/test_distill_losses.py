@@ -313,6 +313,31 @@ def test_no_host_device_sync(kind, mode, masked):
     assert torch.isfinite(student.grad).all()
 
 
+def peak_tensor_bytes(fn) -> int:
+    """Peak bytes of the tensors ``fn`` allocates (the profiler's memory timeline)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                profile_memory=True, record_shapes=True,
+                                with_stack=True) as prof:
+        fn()
+    live = peak = 0
+    for _, action, _, size in prof._memory_profile().timeline:
+        if action.name in ('CREATE', 'DESTROY'):
+            live += size if action.name == 'CREATE' else -size
+            peak = max(peak, live)
+    return peak
+
+
+def test_cs_loss_keeps_about_four_logits_tensors():
+    """Forward and backward, the logits' gradient included (autograd through
+    log-sum-exps would keep twice as much)."""
+    student = random_logits('channel', seed=27, shape=(2, 40, 32, 48)).requires_grad_()
+    teacher = random_logits('channel', seed=28, shape=(2, 40, 32, 48))
+    loss = CSDivergenceLoss()
+    peak = peak_tensor_bytes(lambda: sum(loss(student, teacher).values()).backward())
+    assert student.grad is not None
+    assert peak <= 4.5 * student.numel() * student.element_size()
+
+
 # ------------------------------------------------------------ options/errors
 def test_teacher_is_resized_to_student_size():
     student = random_logits('channel', seed=21, shape=(2, 4, 8, 10))
