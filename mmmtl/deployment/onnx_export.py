@@ -74,9 +74,29 @@ def _op_users(module: nn.Module, example: Tensor, op: str) -> List[str]:
     return users
 
 
+def _custom_namespace_op(module: nn.Module, example: Tensor) -> Optional[str]:
+    """The first traced op outside torch's own namespaces (e.g. ``torchvision::deform_conv2d``)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            traced = torch.jit.trace(module, (example, ), check_trace=False)
+    except Exception:  # the op cannot be located: the caller reports the error alone
+        return None
+    for node in traced.inlined_graph.nodes():
+        namespace = node.kind().split('::')[0]
+        if namespace not in ('aten', 'prim', 'onnx'):
+            return node.kind()
+    return None
+
+
 def _explain(error: Exception, module: nn.Module, example: Tensor, opset: int) -> Exception:
     """An :class:`ONNXExportError` naming the unsupported op and its module, if known."""
     match = re.search(r"operator '([\w.]+::[\w.]+)'", str(error))
+    if match is None and isinstance(error, torch.onnx.errors.UnsupportedOperatorError):
+        # torch's message for a custom namespace names no op ('{op_name}'): find it
+        op = _custom_namespace_op(module, example)
+        if op is not None:
+            match = re.search(r'(.+)', op)
     if match is None:
         return ONNXExportError(f'ONNX export (opset {opset}) failed: '
                                f'{type(error).__name__}: {str(error).splitlines()[0]}')

@@ -20,7 +20,7 @@ def test_command_line_writes_the_function_output(layout, tmp_path):
     output = run_tool([PYTHON, 'tools/misc/make_synthetic_dataset.py', '--layout', layout,
                        '--out', str(out), '--num-train', '3', '--num-val', '2', '--size', '32',
                        '48', '--seed', '5'])
-    assert f'wrote 3 train + 2 val {layout} samples of 32x48 to {out}' in output
+    assert f'wrote 3 train + 2 val easy {layout} samples of 32x48 to {out}' in output
     expected = make_synthetic_dataset(layout, tmp_path / 'function', num_train=3, num_val=2,
                                       size=(32, 48), seed=5)
     files = tree(out)

@@ -111,9 +111,9 @@ def random_samples(model, size, batch=2):
 
 
 def test_configs_cover_both_data_sets_and_four_backbones():
-    assert CONFIGS == [f'configs/mtl/demt_{b}_{d}.py' for b in ('hrnet18', 'swinB', 'swinS',
-                                                                 'swinT') for d in ('nyud',
-                                                                                    'pascal')]
+    crops = dict(nyud='425x560', pascal='512x512')
+    assert CONFIGS == [f'configs/mtl/demt_{b}_40k_{d}-{crops[d]}.py'
+                       for b in ('hrnet18', 'swinB', 'swinS', 'swinT') for d in ('nyud', 'pascal')]
 
 
 @pytest.mark.parametrize('config', CONFIGS)
