@@ -146,9 +146,11 @@ def test_config_forward_loss_predict_on_every_task(config):
 
 @pytest.mark.parametrize('backbone', ['swinT', 'swinS'])
 def test_kdam_configs_distil_swinL_into_the_demt_config(backbone):
-    kdam = Config.fromfile(osp.join(REPO, f'configs/kdam/demt_{backbone}_nyud.py'))
-    student = Config.fromfile(osp.join(REPO, f'configs/mtl/demt_{backbone}_nyud.py'))
-    reference = Config.fromfile(osp.join(REPO, 'configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py'))
+    kdam = Config.fromfile(
+        osp.join(REPO, f'configs/kdam/kdam_swinL-demt-{backbone}_40k_nyud-425x560.py'))
+    student = Config.fromfile(osp.join(REPO, f'configs/mtl/demt_{backbone}_40k_nyud-425x560.py'))
+    reference = Config.fromfile(
+        osp.join(REPO, 'configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py'))
     assert kdam.model.type == 'KDAMDistiller'
     assert kdam.model.student == student.model
     assert kdam.model.teacher_cfg == 'configs/mtl/mtl_swinL_40k_nyud-425x560.py'
@@ -200,7 +202,7 @@ def test_params_and_gflops_against_published(backbone):
     authors' counter did not see) reproduces the published Swin-T / Swin-S
     figures within 1 %."""
     get_flops = load_get_flops()
-    model, _ = build(f'configs/mtl/demt_{backbone}_nyud.py')
+    model, _ = build(f'configs/mtl/demt_{backbone}_40k_nyud-425x560.py')
     model.eval()
     params = sum(p.numel() for p in model.parameters()) / 1e6
     published_params, published_gflops = PUBLISHED[backbone]
