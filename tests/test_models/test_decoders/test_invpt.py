@@ -364,7 +364,8 @@ def test_kdam_invpt_config_is_the_student_config_with_the_swin_l_teacher():
 ])
 def test_vit_l_configs_have_the_published_size_and_run(dataset, channels, size, params, gflops,
                                                        counter):
-    model, cfg = build(f'configs/mtl/invpt_vitL_{dataset}.py')  # built once per data set
+    crop = 'x'.join(map(str, size))
+    model, cfg = build(f'configs/mtl/invpt_vitL_40k_{dataset}-{crop}.py')  # once per data set
     assert tuple(cfg.model.backbone.img_size) == size  # pos_embed of the authors' crop
     measured = sum(p.numel() for p in model.parameters()) / 1e6
     assert measured == pytest.approx(params, rel=0.01)
