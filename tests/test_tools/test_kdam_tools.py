@@ -75,7 +75,7 @@ def test_kdam_trains_the_student_with_the_distillation_terms(kdam_run, teacher_d
     assert all(key.startswith('student.') for key in checkpoint['state_dict'])
     teacher = load_checkpoint(last_checkpoint(teacher_dir))['state_dict']
     key = 'backbone.patch_embed.projection.weight'
-    widths = [Config.fromfile(osp.join(REPO_ROOT, cfg)).embed_dims
+    widths = [Config.fromfile(osp.join(REPO_ROOT, cfg)).model.backbone.embed_dims
               for cfg in (STUDENT_CONFIG, TEACHER_CONFIG)]
     assert widths[0] < widths[1]
     assert checkpoint['state_dict'][f'student.{key}'].shape[0] == widths[0]
