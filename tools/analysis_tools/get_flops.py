@@ -180,8 +180,9 @@ def _einsum_macs(args: tuple) -> int:
         return 0
     sizes = {}
     for spec, operand in zip(equation.replace(' ', '').split('->')[0].split(','), operands):
-        if '.' in spec:  # ellipsis: not used by our decoders
-            raise NotImplementedError(f'einsum with an ellipsis: {equation!r}')
+        if '.' in spec:  # an ellipsis hides index sizes: no count rather than a wrong one
+            raise ValueError(f'get_flops: cannot count einsum {equation!r} (it has an '
+                             "ellipsis); write the decoder's einsum with explicit indices.")
         sizes.update(zip(spec, operand.shape))
     macs = 1
     for size in sizes.values():
