@@ -199,6 +199,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='tiny data and images, a few dozen iterations (for tests)')
     parser.add_argument('--iters', type=int, help='training iterations of every run, '
                         'teacher included (default 500; --quick: 20)')
+    parser.add_argument('--teacher-iters', type=int, help='training iterations of the '
+                        'teacher (default: 3x --iters; a teacher is trained to convergence '
+                        'before anyone distils from it)')
     parser.add_argument('--jobs', type=int, default=2,
                         help='runs trained at the same time (each on one thread)')
     parser.add_argument('--difficulty', choices=('easy', 'hard'), default='hard',
@@ -212,6 +215,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.seeds = [0, 1] if args.quick else [0, 1, 2]
     if args.iters is None:
         args.iters = 20 if args.quick else 500
+    if args.teacher_iters is None:
+        args.teacher_iters = 3 * args.iters
     return args
 
 
@@ -275,8 +280,8 @@ class Study:
     def run_dir(self, method: str, seed: int) -> str:
         return osp.join(self.out, 'runs', f'seed{seed}', method)
 
-    def common_options(self, seed: int) -> List[str]:
-        n = self.args.iters
+    def common_options(self, seed: int, iters: Optional[int] = None) -> List[str]:
+        n = iters or self.args.iters
         options = [f'{split}_dataloader.dataset.data_root={self.data_root}'
                    for split in ('train', 'val', 'test')]
         options += [
@@ -305,7 +310,8 @@ class Study:
     def run_one(self, method: Method, seed: int) -> dict:
         work_dir = self.run_dir(method.name, seed)
         result_file = osp.join(work_dir, 'result.json')
-        options = self.common_options(seed) + list(method.options)
+        iters = self.args.teacher_iters if method.name == 'teacher' else self.args.iters
+        options = self.common_options(seed, iters) + list(method.options)
         if method.distilled:
             options.append(f'model.teacher_ckpt={self.run_dir("teacher", seed)}')
         if osp.isfile(result_file):
@@ -506,7 +512,8 @@ def report(study: Study, runs: Mapping[str, Mapping[int, dict]], wall: float,
              f'{study.args.difficulty} synthetic NYUD, {study.counts[0]} train / '
              f'{study.counts[1]} val / {study.counts[2]} test images of '
              f'{study.size[0]}x{study.size[1]}, data seed {study.args.data_seed}. Every run: '
-             f'{study.args.iters} iterations, batch {study.batch}.', '',
+             f'{study.args.iters} iterations (the teacher {study.args.teacher_iters}), batch '
+             f'{study.batch}.', '',
              '## Test split (mean ± sample std over seeds)', '',
              'Δm of a run is against the student baseline of the same seed.', '',
              markdown_table({n: test_table[n] for n in main}, labels)]
