@@ -112,6 +112,21 @@ def _explain(error: Exception, module: nn.Module, example: Tensor, opset: int) -
         'symbolic).')
 
 
+def _check_opset(module: nn.Module, opset: int) -> None:
+    """Refuse an opset below the ``onnx_min_opset`` that a submodule declares."""
+    needing = [(name or '<top>', sub) for name, sub in module.named_modules()
+               if getattr(sub, 'onnx_min_opset', 0) > opset]
+    if not needing:
+        return
+    shown = '; '.join(f'{name} ({type(sub).__name__}) needs opset >= {sub.onnx_min_opset}'
+                      for name, sub in needing[:3])
+    if len(needing) > 3:
+        shown += f'; and {len(needing) - 3} more modules'
+    required = max(sub.onnx_min_opset for _, sub in needing)
+    raise ONNXExportError(f'ONNX export at opset {opset} is not possible: {shown}. '
+                          f'Use opset {required} or higher (--opset).')
+
+
 def export_onnx(model: nn.Module,
                 out_file: str,
                 shape: Sequence[int],
@@ -137,11 +152,13 @@ def export_onnx(model: nn.Module,
 
     Raises:
         ONNXExportError: An op cannot be exported (the message names the op
-            and the module path(s) using it), or, with ``dynamic``, the graph
-            is not valid at another input shape (the file is removed).
+            and the module path(s) using it), a module needs a higher opset
+            (its ``onnx_min_opset``), or, with ``dynamic``, the graph is not
+            valid at another input shape (the file is removed).
     """
     import onnx
     wrapper = TaskLogitsModule(model).eval()
+    _check_opset(wrapper, opset)
     height, width = (int(size) for size in shape)
     example = torch.randn(batch_size, 3, height, width)
     axes = {0: 'batch', 2: 'height', 3: 'width'}

@@ -8,27 +8,29 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision
 from mmengine.dataset import pseudo_collate
 
 from mmmtl.apis import InferencePipeline, inference_model, init_model
 from mmmtl.deployment import ONNXExportError, export_onnx, onnx_session, run_onnx
+from mmmtl.models.layers import ChannelDeformConv2d, WindowOffsetPredictor
 from mmmtl.utils import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# DeMT's deformable convolution (torchvision::deform_conv2d) has no ONNX symbolic:
-# its export is refused with an error naming the op (test below).
 SYNTHETIC_CONFIGS = sorted(
-    osp.relpath(path, REPO) for path in glob.glob(osp.join(REPO, 'configs/synthetic/*.py'))
-    if 'demt' not in osp.basename(path))
-# One real model of each backbone family (the synthetic configs are Swin too).
+    osp.relpath(path, REPO) for path in glob.glob(osp.join(REPO, 'configs/synthetic/*.py')))
+# One real model of each backbone family (the synthetic configs are Swin too), and
+# DeMT at its real width (256 channels through the deformable mixers).
 FAMILY_CONFIGS = ['configs/mtl/mtl_hrnet18_40k_nyud-425x560.py',
-                  'configs/mtl/mtl_swinT_40k_pascal-512x512.py']
+                  'configs/mtl/mtl_swinT_40k_pascal-512x512.py',
+                  'configs/mtl/demt_hrnet18_40k_nyud-425x560.py']
 SHAPE = (64, 96)
 BATCH = 2
 
 
 def seeded_model(config: str):
-    """An untrained model with non-trivial BN statistics (so that BN matters)."""
+    """An untrained model with non-trivial BN statistics (so that BN matters) and
+    DeMT offsets that depend on the input (their predictor starts input-independent)."""
     torch.manual_seed(0)
     model = init_model(osp.join(REPO, config))
     with torch.no_grad():
@@ -37,11 +39,15 @@ def seeded_model(config: str):
                 buf.uniform_(0.5, 2.0)
             elif name.endswith('running_mean'):
                 buf.normal_(0, 0.1)
+        for module in model.modules():
+            if isinstance(module, WindowOffsetPredictor):
+                module.displacement.weight.normal_(0, 0.05)
     return model
 
 
 def test_synthetic_configs_are_all_covered():
     assert len(SYNTHETIC_CONFIGS) >= 6
+    assert 'configs/synthetic/demt_student_synthetic_nyud.py' in SYNTHETIC_CONFIGS
 
 
 @pytest.mark.parametrize('config', SYNTHETIC_CONFIGS + FAMILY_CONFIGS)
@@ -166,10 +172,65 @@ def test_onnx_logits_decode_like_inference_model(synthetic_nyud_root, tmp_path):
                                    rtol=1e-3, atol=1e-4, err_msg=key)
 
 
-def test_deformable_convolution_export_is_refused_naming_the_op(tmp_path):
-    """DeMT's torchvision deform_conv2d has no ONNX symbolic: a clear error, no file."""
-    model = seeded_model('configs/synthetic/demt_student_synthetic_nyud.py')
+class DeformHead(nn.Module):
+    """A depth head with a 3x3 torchvision deformable convolution (no ONNX symbolic)."""
+    tasks = ['depth']
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offsets = nn.Conv2d(3, 18, 3, padding=1)
+        self.deform = torchvision.ops.DeformConv2d(3, 1, 3, padding=1)
+
+    def forward_tasks(self, inputs):
+        return {'depth': self.deform(inputs, self.offsets(inputs))}
+
+
+def test_custom_namespace_op_export_is_refused_naming_the_op(tmp_path):
+    """torchvision::deform_conv2d outside DeMT's 1x1 form: a clear error, no file."""
+    out = tmp_path / 'deform.onnx'
+    with pytest.raises(ONNXExportError) as info:
+        export_onnx(DeformHead().eval(), str(out), (8, 12))
+    message = str(info.value)
+    assert "operator 'torchvision::deform_conv2d' has no ONNX conversion" in message
+    assert 'model.deform (DeformConv2d)' in message
+    assert not out.exists()
+
+
+class DeMTLikeHead(nn.Module):
+    """A shape-generic model around DeMT's per-channel deformable convolution."""
+    tasks = ['semseg']
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 6, 3, padding=1)
+        self.deform = ChannelDeformConv2d(6, 4)
+        with torch.no_grad():
+            self.deform.offset_predictor.displacement.weight.normal_(0, 0.5)
+
+    def forward_tasks(self, inputs):
+        return {'semseg': self.deform(self.stem(inputs))}
+
+
+def test_channel_deform_conv_exports_with_dynamic_axes(tmp_path):
+    """The GridSample form takes its grid from the input's shape: one graph, any size."""
+    torch.manual_seed(0)
+    model = DeMTLikeHead().eval()
+    onnx_file = str(tmp_path / 'deform.onnx')
+    export_onnx(model, onnx_file, (8, 12), dynamic=True)
+    ops = {node.op_type for node in onnx.load(onnx_file).graph.node}
+    assert 'GridSample' in ops
+    session = onnx_session(onnx_file)
+    for shape in ((1, 8, 12), (3, 17, 5), (1, 1, 1)):
+        inputs = torch.randn(shape[0], 3, *shape[1:])
+        with torch.no_grad():
+            reference = model.forward_tasks(inputs)['semseg'].numpy()
+        got = run_onnx(session, inputs)['semseg']
+        np.testing.assert_allclose(got, reference, rtol=1e-3, atol=1e-5, err_msg=str(shape))
+
+
+def test_opset_below_a_modules_minimum_is_refused(tmp_path):
     out = tmp_path / 'demt.onnx'
-    with pytest.raises(ONNXExportError, match='deform_conv2d'):
-        export_onnx(model, str(out), SHAPE)
+    with pytest.raises(ONNXExportError, match=r'opset 15 is not possible: model\.deform '
+                       r'\(ChannelDeformConv2d\) needs opset >= 16\. Use opset 16'):
+        export_onnx(DeMTLikeHead().eval(), str(out), (8, 12), opset=15)
     assert not out.exists()

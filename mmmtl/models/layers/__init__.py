@@ -1,4 +1,8 @@
-from .channel_deform_conv import ChannelDeformConv2d, WindowOffsetPredictor
+from .channel_deform_conv import (
+    ChannelDeformConv2d,
+    WindowOffsetPredictor,
+    grid_sample_channel_deform_conv2d,
+)
 from .context_attention import (
     CONTEXT_TYPES,
     GlobalContextAttention,
@@ -14,5 +18,6 @@ __all__ = [
     'CONTEXT_TYPES', 'ChannelDeformConv2d', 'CrossScaleSelfAttention', 'DeformableMixer',
     'DeformableMixerLayer', 'GlobalContextAttention', 'LabelContextAttention',
     'LocalContextAttention', 'TaskAttention', 'TaskInteractionBlock', 'TaskQueryBlock',
-    'UPTransformerBlock', 'WindowOffsetPredictor', 'build_context_attention'
+    'UPTransformerBlock', 'WindowOffsetPredictor', 'build_context_attention',
+    'grid_sample_channel_deform_conv2d'
 ]

@@ -1,10 +1,38 @@
 """Deformable convolution that samples every input channel at its own offset (DeMT)."""
 import math
+from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import deform_conv2d
+
+
+def grid_sample_channel_deform_conv2d(x: Tensor, offset: Tensor, weight: Tensor,
+                                      bias: Optional[Tensor] = None) -> Tensor:
+    """``deform_conv2d`` with a 1x1 kernel and one offset group per input
+    channel, written with ``grid_sample`` (exportable to ONNX GridSample).
+
+    Channel c at pixel (i, j) is read bilinearly at ``(i + dy, j + dx)``,
+    ``(dy, dx) = offset[:, 2c : 2c + 2, i, j]``; taps outside the map read
+    zero, as in torchvision. Pixel p of a side of size S is the normalised
+    coordinate ``(2p + 1) / S - 1`` of ``align_corners=False`` (defined for
+    S = 1 too). A 1x1 convolution then mixes the sampled channels.
+
+    Shapes: x (N, C, H, W), offset (N, 2C, H, W), weight (C_out, C, 1, 1),
+    bias (C_out,) -> (N, C_out, H, W).
+    """
+    batch, channels, height, width = x.shape
+    offset = offset.reshape(batch, channels, 2, height, width)
+    rows = torch.arange(height, dtype=x.dtype, device=x.device).view(1, 1, -1, 1)
+    cols = torch.arange(width, dtype=x.dtype, device=x.device).view(1, 1, 1, -1)
+    grid_y = (2 * (rows + offset[:, :, 0]) + 1) / height - 1
+    grid_x = (2 * (cols + offset[:, :, 1]) + 1) / width - 1
+    grid = torch.stack([grid_x, grid_y], dim=-1).reshape(batch * channels, height, width, 2)
+    sampled = F.grid_sample(x.reshape(batch * channels, 1, height, width), grid,
+                            mode='bilinear', padding_mode='zeros', align_corners=False)
+    return F.conv2d(sampled.reshape(batch, channels, height, width), weight, bias)
 
 
 class WindowOffsetPredictor(nn.Module):
@@ -61,6 +89,12 @@ class ChannelDeformConv2d(nn.Module):
     ``torchvision.ops.deform_conv2d`` with a 1x1 kernel and one offset group
     per input channel. Offsets come from :class:`WindowOffsetPredictor`.
 
+    During ONNX export (``torch.onnx.is_in_onnx_export()``) the same
+    operation is computed by :func:`grid_sample_channel_deform_conv2d`, since
+    torchvision's op has no ONNX conversion; its GridSample needs opset
+    ``onnx_min_opset``. Training, inference and FLOP counting use
+    torchvision's op.
+
     Args:
         in_channels: C_in.
         out_channels: C_out.
@@ -69,6 +103,8 @@ class ChannelDeformConv2d(nn.Module):
 
     Shapes: (N, C_in, H, W) -> (N, C_out, H, W).
     """
+
+    onnx_min_opset = 16  # ONNX GridSample
 
     def __init__(self, in_channels: int, out_channels: int, window: int = 3,
                  bias: bool = True) -> None:
@@ -88,7 +124,10 @@ class ChannelDeformConv2d(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        return deform_conv2d(x, self.offset_predictor(x), self.weight, self.bias)
+        offset = self.offset_predictor(x)
+        if torch.onnx.is_in_onnx_export():
+            return grid_sample_channel_deform_conv2d(x, offset, self.weight, self.bias)
+        return deform_conv2d(x, offset, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f'{self.in_channels}, {self.out_channels}, '

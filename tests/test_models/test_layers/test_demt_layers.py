@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torchvision.ops import deform_conv2d
 
 from mmmtl.models.layers import (
     ChannelDeformConv2d,
@@ -11,6 +12,7 @@ from mmmtl.models.layers import (
     TaskInteractionBlock,
     TaskQueryBlock,
     WindowOffsetPredictor,
+    grid_sample_channel_deform_conv2d,
 )
 
 
@@ -70,6 +72,74 @@ def test_every_channel_is_sampled_at_its_own_offset():
     shifted[:, 1, :-1] = x[:, 1, 1:]
     shifted[:, 2] = x[:, 2]
     assert torch.allclose(conv(x), F.conv2d(shifted, conv.weight, conv.bias), atol=1e-5)
+
+
+def boundary_offsets(batch: int, channels: int, height: int, width: int) -> torch.Tensor:
+    """(N, 2C, H, W) float64 offsets: random ones that reach well outside the map,
+    whole-pixel ones, and ones landing exactly on / around the border."""
+    offsets = torch.randn(batch, 2 * channels, height, width, dtype=torch.float64) * 3
+    offsets[:, :, ::2] = torch.randint(-3, 4, offsets[:, :, ::2].shape).double()
+    rows = torch.arange(height, dtype=torch.float64).view(-1, 1)
+    cols = torch.arange(width, dtype=torch.float64).view(1, -1)
+    # sample 0: channel 0 reads row -1, channel 1 row H - 1 half a pixel right, channel 2
+    # just inside the first row (-0.999), channel 3 row H and column -1; sample 1: channel
+    # 2 just inside the last row (H - 1.001)
+    offsets[0, 0], offsets[0, 1] = -1 - rows, 0
+    offsets[0, 2], offsets[0, 3] = height - 1 - rows, 0.5
+    offsets[0, 4], offsets[1, 4] = -0.999 - rows, height - 1.001 - rows
+    offsets[0, 6], offsets[0, 7] = height - rows, -1 - cols
+    return offsets
+
+
+@pytest.mark.parametrize('size', [(5, 7), (1, 4), (3, 1), (1, 1)])
+def test_grid_sample_form_equals_torchvision(size):
+    """The ONNX-exportable form reproduces deform_conv2d, zero outside the map."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, *size, dtype=torch.float64)
+    offsets = boundary_offsets(2, 6, *size)
+    weight = torch.randn(4, 6, 1, 1, dtype=torch.float64)
+    bias = torch.randn(4, dtype=torch.float64)
+    expected = deform_conv2d(x, offsets, weight, bias)
+    torch.testing.assert_close(grid_sample_channel_deform_conv2d(x, offsets, weight, bias),
+                               expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grid_sample_channel_deform_conv2d(x, offsets, weight),
+                               deform_conv2d(x, offsets, weight), rtol=1e-12, atol=1e-12)
+    # channel 0 of sample 0 reads row -1 and channel 3 row H: zero everywhere
+    for channel in (0, 3):
+        alone = torch.zeros_like(weight)
+        alone[:, channel] = 1
+        torch.testing.assert_close(grid_sample_channel_deform_conv2d(x, offsets, alone)[0],
+                                   torch.zeros(4, *size, dtype=torch.float64), rtol=0,
+                                   atol=1e-12)
+
+
+def test_grid_sample_form_shifts_channels_by_hand():
+    """Channel 0 one pixel right, channel 1 one pixel down, zero past the border."""
+    x = torch.arange(12.).view(1, 1, 3, 4).repeat(1, 2, 1, 1)
+    offsets = torch.zeros(1, 4, 3, 4)
+    offsets[0, 1] = 1.0  # channel 0: dx = +1
+    offsets[0, 2] = 1.0  # channel 1: dy = +1
+    eye = torch.eye(2).view(2, 2, 1, 1)
+    out = grid_sample_channel_deform_conv2d(x, offsets, eye)
+    torch.testing.assert_close(out[0, 0], torch.tensor([[1., 2, 3, 0], [5, 6, 7, 0],
+                                                        [9, 10, 11, 0]]))
+    torch.testing.assert_close(out[0, 1], torch.tensor([[4., 5, 6, 7], [8, 9, 10, 11],
+                                                        [0, 0, 0, 0]]))
+
+
+def test_grid_sample_form_has_torchvision_gradients():
+    """Away from whole-pixel positions (where bilinear sampling has a kink)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    offsets = (torch.randn(2, 10, 4, 6, dtype=torch.float64) * 2).requires_grad_()
+    weight = torch.randn(3, 5, 1, 1, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(2, 3, 4, 6, dtype=torch.float64)
+    inputs = (x, offsets, weight, bias)
+    expected = torch.autograd.grad(deform_conv2d(*inputs), inputs, upstream)
+    got = torch.autograd.grad(grid_sample_channel_deform_conv2d(*inputs), inputs, upstream)
+    for name, g, e in zip(('x', 'offset', 'weight', 'bias'), got, expected):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-10, msg=name)
 
 
 def test_mixer_layer_learns_offsets_and_keeps_shape():
