@@ -143,3 +143,15 @@ def test_study_adds_teacher_and_baseline_and_rejects_unknown(tmp_path):
     assert study.args.seeds == [0, 1, 2] and study.args.iters == 500
     with pytest.raises(SystemExit, match='unknown method'):
         kd_study.Study(kd_study.parse_args(['--methods', 'fitnet', '--out', str(tmp_path)]))
+
+
+def test_teacher_trains_longer_than_every_student(tmp_path):
+    args = kd_study.parse_args(['--methods', 'kdam', '--out', str(tmp_path)])
+    assert (args.iters, args.teacher_iters) == (500, 1500)
+    study = kd_study.Study(args)
+    teacher = study.common_options(0, args.teacher_iters)
+    student = study.common_options(0)
+    assert 'train_cfg.max_iters=1500' in teacher and 'param_scheduler.0.end=1500' in teacher
+    assert 'train_cfg.max_iters=500' in student and 'param_scheduler.0.end=500' in student
+    args = kd_study.parse_args(['--iters', '40', '--teacher-iters', '50', '--out', str(tmp_path)])
+    assert (args.iters, args.teacher_iters) == (40, 50)
