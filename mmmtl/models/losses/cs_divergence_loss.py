@@ -5,8 +5,17 @@ from torch import Tensor
 
 from mmmtl.registry import MODELS
 
-from .distill_utils import (LN2, LOG2E, BaseLogitDistillLoss, Lines, LogitPair, log2_normalisers,
-                            log2_probs, log2_probs_into, scratch_tensors)
+from .distill_utils import (
+    LN2,
+    LOG2E,
+    BaseLogitDistillLoss,
+    Lines,
+    LogitPair,
+    log2_normalisers,
+    log2_probs,
+    log2_probs_into,
+    scratch_tensors,
+)
 
 
 def _local_log_sums(first_lp: Tensor, second_lp: Optional[Tensor], lines: Sequence[Lines],

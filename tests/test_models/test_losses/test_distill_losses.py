@@ -11,8 +11,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmmtl.models.losses import CSDivergenceLoss, DISTLoss, KLDivergenceLoss
 from mmmtl.models.losses.dist_loss import pearson_correlation
-from mmmtl.models.losses.distill_utils import (log_prob_pair, release_scratch_tensors,
-                                               valid_mask_from_gt)
+from mmmtl.models.losses.distill_utils import (
+    log_prob_pair,
+    release_scratch_tensors,
+    valid_mask_from_gt,
+)
 from mmmtl.registry import MODELS
 
 MODES = ('channel', 'binary', 'spatial')
