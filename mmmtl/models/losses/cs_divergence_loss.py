@@ -18,28 +18,23 @@ from .distill_utils import (
 )
 
 
-def _local_log_sums(first_lp: Tensor, second_lp: Optional[Tensor], lines: Sequence[Lines],
-                    scratch: Optional[Tensor] = None) -> List[Tensor]:
-    """This rank's ``log2 sum p*q`` over each of ``lines`` (with ``p``, ``q``
-    from the base-2 log-probabilities ``first_lp``, ``second_lp``), then
-    ``log2 sum p^2``; only the latter if ``second_lp`` is None.
-
-    With ``scratch`` (a tensor like ``first_lp``) the work is done in it,
-    without autograd; without, through autograd.
-    """
-    log_pq = [] if second_lp is None else [
-        line.local_log2sumexp2(torch.add(first_lp, second_lp, out=scratch), out=scratch)
-        for line in lines]
+def _local_log_sums(student_lp: Tensor, teacher_lp: Tensor,
+                    lines: Sequence[Lines]) -> List[Tensor]:
+    """This rank's ``log2 sum p*q`` over each of ``lines``, then ``log2 sum p^2``,
+    from base-2 log-probabilities, through autograd: what :class:`_LocalLogSums`
+    computes, for its second derivatives."""
+    log_pq = [line.local_log2sumexp2(student_lp + teacher_lp) for line in lines]
     # log2(p^2) = 2 log2 p; a row of p is a distribution: its largest p^2 is >= 1/K^2.
-    log_pp = [line.local_log2sumexp2(first_lp, out=scratch, scale=2.,
-                                     peak_at_most_0=line.distributions) for line in lines]
+    log_pp = [line.local_log2sumexp2(student_lp, scale=2., peak_at_most_0=line.distributions)
+              for line in lines]
     return log_pq + log_pp
 
 
 class _LocalLogSums(torch.autograd.Function):
-    """From the logits: :func:`_local_log_sums`, then this rank's
-    ``log2 sum q^2`` (no gradient), in scratch tensors and with a backward
-    that keeps less memory.
+    """From the (N, A, B) logits of student and teacher: :func:`_local_log_sums`,
+    then this rank's ``log2 sum q^2`` (no gradient), in scratch tensors
+    (:func:`scratch_tensors`) and with a backward that keeps less memory. The
+    rows' sums of ``p^2`` come from the ``exp`` that normalises the rows.
 
     Autograd would keep ``log2 p``, ``log2 q``, ``log2 p + log2 q`` and
     ``2 log2 p`` (four tensors of the logits' size) for the backward. This

@@ -253,6 +253,9 @@ class Lines:
         return total / count.clamp(min=1)
 
 
+_SCRATCH = threading.local()  # this thread's reused scratch buffers, by dtype
+
+
 def scratch_tensors(like: Tensor, count: int) -> List[Tensor]:
     """``count`` uninitialised tensors shaped like ``like``, for temporaries
     that do not outlive the caller (neither returned nor saved for backward).
@@ -274,9 +277,6 @@ def scratch_tensors(like: Tensor, count: int) -> List[Tensor]:
     if buffer is None or buffer.numel() < count * size:
         buffer = buffers[like.dtype] = torch.empty(count * size, dtype=like.dtype)
     return [buffer[i * size:(i + 1) * size].view(like.shape) for i in range(count)]
-
-
-_SCRATCH = threading.local()
 
 
 def release_scratch_tensors() -> None:
