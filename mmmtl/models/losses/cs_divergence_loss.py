@@ -59,8 +59,10 @@ class _LocalLogSums(torch.autograd.Function):
             # log2 sum p^2 = log2 sum exp2(2 log2 p): the rows' from the normalisers
             log_squares.append([row_squares if line is rows else line.local_log2sumexp2(
                 log_probs, out=scratch, scale=2.) for line in lines])
-        log_sums = [line.local_log2sumexp2(torch.add(student_lp, teacher_lp, out=scratch),
-                                           out=scratch) for line in lines] + log_squares[0]
+        values = torch.add(student_lp, teacher_lp, out=scratch)  # log2(p q)
+        # log2 q is not needed any more: its buffer takes the exps, but the last line's.
+        log_sums = [line.local_log2sumexp2(values, out=scratch if line is lines[-1] else teacher_lp)
+                    for line in lines] + log_squares[0]
         log_qq = log_squares[1]
         ctx.rows, ctx.lines = rows, lines
         ctx.save_for_backward(student_logits, teacher_logits, *norms[0], *norms[1], *log_sums)
