@@ -50,6 +50,7 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
+from mmmtl.models.losses.distill_utils import release_scratch_tensors
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils import get_task_spec, register_all_modules
@@ -155,7 +156,8 @@ def tensor_peak(fn: Callable[[], None], device: torch.device) -> int:
 def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, torch.Tensor]],
                       device: torch.device) -> None:
     """Peak tensor memory of each distillation loss (forward + backward, the
-    student logits' gradient included) as a multiple of its logits tensor."""
+    student logits' gradient and the scratch buffers the losses keep between
+    steps included) as a multiple of its logits tensor."""
     print(f'{"task":<12}{"loss":<20}{"mode":<9}{"logits":>18}{"MiB":>8}{"peak MiB":>10}'
           f'{"x logits":>10}')
     for task, loss_fn in distiller.distill_losses.items():
@@ -165,6 +167,7 @@ def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, to
             sum(loss_fn(student, logits['teacher'][task]).values()).backward()
 
         size = student.numel() * student.element_size()
+        release_scratch_tensors()  # allocated again inside run(): counted
         peak = tensor_peak(run, device)
         print(f'{task:<12}{type(loss_fn).__name__:<20}{loss_fn.mode:<9}'
               f'{"x".join(map(str, student.shape)):>18}{size / 2**20:>8.1f}'

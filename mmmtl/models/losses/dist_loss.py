@@ -4,19 +4,19 @@ from torch import Tensor
 
 from mmmtl.registry import MODELS
 
-from .distill_utils import BaseLogitDistillLoss, Lines, LogProbs
+from .distill_utils import BaseLogitDistillLoss, Lines, LogitPair
 
 
 def pearson_correlation(student_lp: Tensor, teacher_lp: Tensor, lines: Lines,
                         eps: float = 1e-8) -> Tensor:
     """Pearson correlation of the probabilities along every line of two matrices.
 
-    Each line is rescaled by its maximum before ``exp`` (the correlation is
+    Each line is rescaled by its maximum before ``exp2`` (the correlation is
     invariant to positive scaling), so lines of underflowing probabilities
     keep their exact correlation.
 
     Args:
-        student_lp, teacher_lp: (N, A, B) log-probabilities.
+        student_lp, teacher_lp: (N, A, B) base-2 log-probabilities.
         lines: The rows or the columns to correlate.
         eps: Lower bound of the standard deviations (a constant line has
             correlation 0).
@@ -26,8 +26,8 @@ def pearson_correlation(student_lp: Tensor, teacher_lp: Tensor, lines: Lines,
     """
     # Divided by the line's maximum: underflowing lines keep their exact correlation.
     student_peak, teacher_peak = lines.peak(student_lp, teacher_lp)
-    student = lines.exp_shifted(student_lp, student_peak)
-    teacher = lines.exp_shifted(teacher_lp, teacher_peak)
+    student = lines.exp2_shifted(student_lp, student_peak)
+    teacher = lines.exp2_shifted(teacher_lp, teacher_peak)
     student_sum, teacher_sum, count = lines.sum(student, teacher,
                                                 student.new_ones(()).expand_as(student))
     count = count.clamp(min=1)
@@ -84,7 +84,8 @@ class DISTLoss(BaseLogitDistillLoss):
         names = ('inter', ) if self.inter_weight else ()
         return names + (('intra', ) if self.intra_weight else ())
 
-    def compute(self, log_probs: LogProbs) -> Dict[str, Tensor]:
+    def compute(self, pair: LogitPair) -> Dict[str, Tensor]:
+        log_probs = pair.log_probs()
         scale = self.loss_weight * self.tau**2
         terms = {}
         for name, weight, lines in (('inter', self.inter_weight, log_probs.rows),

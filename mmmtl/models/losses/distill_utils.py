@@ -2,14 +2,20 @@
 
 Every distillation loss compares two ``[R, K]`` matrices of probabilities
 built from the student's and the teacher's logits of one task, held as
-log-probabilities in (N, A, B) tensors (no copy of the logits' layout):
+base-2 log-probabilities ``log2 p`` in (N, A, B) tensors (no copy of the
+logits' layout):
 
 - ``channel``: rows are the N*H*W pixels, columns the C classes;
-  ``log softmax(logits / tau)`` over the classes; tensor (N, C, H*W).
+  ``log2 softmax(logits / tau)`` over the classes; tensor (N, C, H*W).
 - ``binary``: 1-channel logits ``x``; rows are the pixels, the two columns
-  ``[log sigmoid(x / tau), log(1 - sigmoid(x / tau))]``; tensor (N, 2, H*W).
+  ``[log2 sigmoid(x / tau), log2(1 - sigmoid(x / tau))]``; tensor (N, 2, H*W).
 - ``spatial``: rows are the N*C maps, columns the H*W locations;
-  ``log softmax(map / tau)`` over the locations; tensor (N, C, H*W).
+  ``log2 softmax(map / tau)`` over the locations; tensor (N, C, H*W).
+
+Base 2 because every sum of probabilities is an ``exp`` of such a tensor:
+float32 ``exp2`` is 4-5x faster than ``exp`` on CPU (SIMD kernels of both),
+and on a GPU ``exp`` is computed through ``exp2`` anyway. The losses convert
+their per-line results to nats (``* LN2``).
 
 A validity mask removes pixels: their rows (``channel`` / ``binary``) or
 their locations (``spatial``, where each map's softmax then runs over its
@@ -22,9 +28,10 @@ The rows lie within one image; the columns run over the batch. With a
 process group (:mod:`.global_batch`) the columns are summed over the ranks
 and the means over rows taken over the rows of all ranks.
 """
+import threading
 from abc import ABCMeta, abstractmethod
 from contextlib import nullcontext
-from typing import Dict, NamedTuple, Optional, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -34,11 +41,14 @@ from torch import Tensor
 
 from mmmtl.utils.tasks import IGNORE_INDEX, get_task_spec
 
-from .global_batch import batch_group, logsumexp_over_ranks, max_over_ranks, sum_over_ranks
+from .global_batch import batch_group, log2sumexp2_over_ranks, max_over_ranks, sum_over_ranks
 
 DISTILL_MODES = ('channel', 'binary', 'spatial')
-# exp(x) for x < -87 is below float32's smallest normal number (e^-87.3).
-EXP_FLOOR = -87.
+LOG2E = 1.4426950408889634  # log2(e): log2 x = LOG2E * ln x
+LN2 = 0.6931471805599453  # ln(2): ln x = LN2 * log2 x
+# exp2(x) for x < -126 is below float32's smallest normal number (2^-126).
+EXP2_FLOOR = -126.
+TINY = 2.**EXP2_FLOOR  # a sum of exp2 over a non-empty line is at least this
 
 
 def check_mode(mode: str, owner: str) -> str:
@@ -117,7 +127,7 @@ class Lines:
     without a valid entry are *empty*. With a process group, lines that run
     over the batch (``across_batch``: the columns) are reduced over the ranks
     too, and :meth:`mean` over lines within an image (the rows) covers the
-    rows of every rank.
+    rows of every rank. Logarithms and exponentials are base 2 (module doc).
 
     Args:
         dims: Dims reduced for one value per line.
@@ -138,6 +148,9 @@ class Lines:
         self.masks_entries = valid is not None and any(valid.shape[d] > 1 for d in dims)
         self.local_nonempty = None if valid is None else valid.any(dims, keepdim=True)
         self._nonempty = None
+        # The rows are the distributions: a non-empty row of p (valid entries)
+        # sums to 1, so its largest entry is >= 1/K and its sum of p^2 >= 1/K^2.
+        self.distributions = not across_batch
 
     @property
     def nonempty(self) -> Optional[Tensor]:
@@ -163,48 +176,70 @@ class Lines:
         """Maximum of the valid entries of every line (0 on empty lines), without
         gradient; over all ranks unless ``local``."""
         with torch.no_grad():
-            peaks = torch.stack([self.mask(t, float('-inf')).amax(self.dims, keepdim=True)
-                                 for t in tensors])
+            peaks = [self.mask(t, float('-inf')).amax(self.dims, keepdim=True)
+                     for t in tensors]
             if self.group is not None and not local:
-                peaks = max_over_ranks(peaks, self.group)
-            return peaks.nan_to_num(neginf=0.).unbind(0)
+                peaks = max_over_ranks(torch.stack(peaks), self.group).unbind(0)
+            if self.valid is None:  # no empty lines
+                return tuple(peaks)
+            return tuple(peak.nan_to_num(neginf=0.) for peak in peaks)
 
-    def exp_shifted(self, tensor: Tensor, shift: Union[Tensor, float],
-                    out: Optional[Tensor] = None) -> Tensor:
-        """``exp(tensor - shift)`` for ``tensor <= shift`` along each line, 0 at
-        invalid entries; written into ``out`` (may be ``tensor``) if given,
-        which autograd does not follow.
+    def exp2_shifted(self, tensor: Tensor, shift: Union[Tensor, float],
+                     out: Optional[Tensor] = None, scale: float = 1.) -> Tensor:
+        """``exp2(scale * tensor - shift)`` for ``scale * tensor <= shift`` along
+        each line, 0 at invalid entries; written into ``out`` (may be
+        ``tensor``) if given, which autograd does not follow.
 
-        Exponents are clamped to [-87, 0]: below -87 the result is under
-        float32's smallest normal number, negligible next to the line's e^0,
-        and many times slower to compute; above 0 are only invalid entries.
+        Exponents are clamped to [-126, 0]: below -126 the result is under
+        float32's smallest normal number, negligible next to the line's 2^0,
+        and several times slower to compute; above 0 are only invalid entries.
         """
-        values = torch.sub(tensor, shift, out=out).clamp_(EXP_FLOOR, 0.).exp_()
+        if isinstance(shift, float) and shift == 0:
+            values = tensor if scale == 1 else torch.mul(tensor, scale, out=out)
+            values = torch.clamp(values, EXP2_FLOOR, 0., out=out)
+        elif scale == 1:
+            values = torch.sub(tensor, shift, out=out).clamp_(EXP2_FLOOR, 0.)
+        else:  # one pass for both the scale and the shift
+            values = torch.add(-shift, tensor, alpha=scale, out=out).clamp_(EXP2_FLOOR, 0.)
+        values = values.exp2_()
         if not self.masks_entries:
             return values
         if out is not None:
             return values.masked_fill_(~self.valid, 0.)
         return torch.where(self.valid, values, 0.)
 
-    def local_logsumexp(self, tensor: Tensor, out: Optional[Tensor] = None) -> Tensor:
-        """``log sum exp`` of the valid entries of every line, on this rank
-        (0 on empty lines); ``out``: scratch memory (see :meth:`exp_shifted`)."""
-        peak, = self.peak(tensor, local=True)
-        total = self.exp_shifted(tensor, peak, out).sum(self.dims, keepdim=True)
-        return peak + torch.where(total > 0, total, 1.).log()
+    def local_log2sumexp2(self, tensor: Tensor, out: Optional[Tensor] = None,
+                          scale: float = 1., peak_at_most_0: bool = False) -> Tensor:
+        """``log2 sum exp2(scale * tensor)`` over the valid entries of every line,
+        on this rank (0 on empty lines); ``out``: scratch memory (see
+        :meth:`exp2_shifted`).
 
-    def reduce_logsumexp(self, local_sums: Tensor) -> Tuple[Tensor, ...]:
-        """Stacked results of :meth:`local_logsumexp` -> the log-sums of the
+        ``peak_at_most_0``: the caller knows that the largest valid
+        ``scale * tensor`` of every non-empty line lies in [-126, 0] (e.g.
+        ``2 log2 p`` along a row of at most 2^63 entries): the sum is taken
+        without a shift, in one pass fewer.
+        """
+        if peak_at_most_0:
+            peak = 0.
+        else:
+            peak, = self.peak(tensor, local=True)
+            peak = peak if scale == 1 else scale * peak  # scale > 0
+        total = self.exp2_shifted(tensor, peak, out, scale).sum(self.dims, keepdim=True)
+        return total.clamp_min(TINY).log2() + peak  # empty lines: no gradient
+
+    def reduce_log2sumexp2(self, local_sums: Tensor) -> Tuple[Tensor, ...]:
+        """Stacked results of :meth:`local_log2sumexp2` -> the log-sums of the
         lines over all ranks (0 on empty lines), unstacked."""
         if self.group is not None:
-            local_sums = logsumexp_over_ranks(local_sums, self.local_nonempty, self.group)
+            local_sums = log2sumexp2_over_ranks(local_sums, self.local_nonempty, self.group)
         if self.nonempty is not None:
             local_sums = torch.where(self.nonempty, local_sums, 0.)
         return local_sums.unbind(0)
 
-    def logsumexp(self, *tensors: Tensor) -> Tuple[Tensor, ...]:
-        """``log sum exp`` of the valid entries of every line (0 on empty lines)."""
-        return self.reduce_logsumexp(torch.stack([self.local_logsumexp(t) for t in tensors]))
+    def log2sumexp2(self, *tensors: Tensor) -> Tuple[Tensor, ...]:
+        """``log2 sum exp2`` of the valid entries of every line (0 on empty lines)."""
+        return self.reduce_log2sumexp2(
+            torch.stack([self.local_log2sumexp2(t) for t in tensors]))
 
     def mean(self, values: Tensor) -> Tensor:
         """Mean of per-line ``values`` over the non-empty lines (0 if none)."""
@@ -218,8 +253,59 @@ class Lines:
         return total / count.clamp(min=1)
 
 
+_SCRATCH = threading.local()  # this thread's reused scratch buffers, by dtype
+
+
+def scratch_tensors(like: Tensor, count: int) -> List[Tensor]:
+    """``count`` uninitialised tensors shaped like ``like``, for temporaries
+    that do not outlive the caller (neither returned nor saved for backward).
+
+    On CPU they are views of one buffer per thread and dtype, kept and reused
+    from call to call (it grows to the largest request): glibc returns freed
+    memory of this size to the OS, so a fresh tensor is fresh pages, which
+    fault in on first touch (about 2.5 us per 4 KiB on the VM of
+    tools/benchmarks/README.md, more than 10 passes over the tensor). On other
+    devices (CUDA's caching allocator) they are fresh tensors. Callers must not
+    nest requests.
+    """
+    if like.device.type != 'cpu':
+        return [torch.empty_like(like, memory_format=torch.contiguous_format)
+                for _ in range(count)]
+    buffers = _SCRATCH.__dict__.setdefault('buffers', {})
+    size = like.numel()
+    buffer = buffers.get(like.dtype)
+    if buffer is None or buffer.numel() < count * size:
+        buffer = buffers[like.dtype] = torch.empty(count * size, dtype=like.dtype)
+    return [buffer[i * size:(i + 1) * size].view(like.shape) for i in range(count)]
+
+
+def release_scratch_tensors() -> None:
+    """Free this thread's reused scratch buffers (:func:`scratch_tensors`);
+    the next request allocates them again (e.g. to measure a loss's memory)."""
+    _SCRATCH.__dict__.pop('buffers', None)
+
+
+class LogitPair(NamedTuple):
+    """Student and teacher logits of one task in the matrices' layout, and their lines.
+
+    ``student`` / ``teacher``: (N, A, B) logits divided by ``tau`` (see the
+    module doc; ``binary`` adds the zero logit of the second column), whose
+    softmax along the rows is the matrix (:func:`log2_probs`); the teacher's
+    is detached. The rows / columns are :class:`Lines`.
+    """
+    student: Tensor
+    teacher: Tensor
+    rows: Lines
+    columns: Lines
+
+    def log_probs(self) -> 'LogProbs':
+        """The base-2 log-probabilities (student's differentiable)."""
+        return LogProbs(log2_probs(self.student, self.rows),
+                        log2_probs(self.teacher, self.rows), self.rows, self.columns)
+
+
 class LogProbs(NamedTuple):
-    """Student and teacher log-probabilities of one task and their lines.
+    """Student and teacher base-2 log-probabilities of one task and their lines.
 
     ``student`` / ``teacher``: (N, A, B) tensors (see the module doc), finite
     everywhere (invalid entries hold values that the lines ignore); a row is
@@ -231,10 +317,54 @@ class LogProbs(NamedTuple):
     columns: Lines
 
 
-def log_prob_pair(student_logits: Tensor, teacher_logits: Tensor, mode: str, tau: float,
-                  valid_mask: Optional[Tensor] = None,
-                  group: Optional['dist.ProcessGroup'] = None) -> LogProbs:
-    """Student and teacher log-probabilities of one task (see :class:`LogProbs`).
+def log2_probs(logits: Tensor, rows: Lines) -> Tensor:
+    """Base-2 log-probabilities of (N, A, B) logits, through autograd: ``log2
+    softmax`` along each row, over the valid entries of the row (invalid
+    entries get finite values that the lines ignore)."""
+    if not rows.masks_entries:  # rows of whole pixels, or no mask
+        return torch.log_softmax(logits, rows.dims[0]) * LOG2E
+    logits = logits * LOG2E  # a softmax over the valid entries
+    log_norm, = rows.log2sumexp2(logits)
+    return logits - log_norm
+
+
+def log2_normalisers(logits: Tensor, rows: Lines, scratch: Tensor,
+                     squares: bool = False) -> Tuple[Tensor, ...]:
+    """Each row's largest valid logit ``m`` and ``l = log2 sum exp(logits - m)``
+    over its valid entries (garbage on empty rows, which the lines drop),
+    without autograd, using ``scratch`` (a tensor like ``logits``);
+    :func:`log2_probs_into` makes the base-2 log-probabilities
+    ``LOG2E * (logits - m) - l`` from them.
+
+    ``squares``: also each row's ``log2 sum p^2``, from the same ``exp``:
+    ``e = exp(logits - m)`` has 1 for largest entry, so ``sum e^2 >= 1``
+    needs no shift.
+    """
+    peak, = rows.peak(logits, local=True)
+    exps = rows.exp2_shifted(torch.sub(logits, peak, out=scratch), 0., out=scratch,
+                             scale=LOG2E)  # exp(logits - m), 0 at invalid entries
+    log2_sum = exps.sum(rows.dims, keepdim=True).clamp_min_(TINY).log2_()
+    if not squares:
+        return peak, log2_sum
+    log2_squares = exps.square_().sum(rows.dims, keepdim=True).clamp_min_(TINY).log2_()
+    return peak, log2_sum, log2_squares.sub_(log2_sum, alpha=2)
+
+
+def log2_probs_into(logits: Tensor, norms: Tuple[Tensor, Tensor], out: Tensor) -> Tensor:
+    """``LOG2E * (logits - m) - l`` (``norms``: ``m, l`` from
+    :func:`log2_normalisers`) into ``out``, in two passes: the base-2
+    log-probabilities, bit for bit the same each time (a backward recomputes
+    them instead of keeping them). Subtracting ``m`` first keeps them as
+    exact as ``log_softmax`` for logits of any magnitude."""
+    peak, log2_sum = norms
+    return torch.add(-log2_sum, torch.sub(logits, peak, out=out), alpha=LOG2E, out=out)
+
+
+def logit_pair(student_logits: Tensor, teacher_logits: Tensor, mode: str, tau: float,
+               valid_mask: Optional[Tensor] = None,
+               group: Optional['dist.ProcessGroup'] = None) -> LogitPair:
+    """Student and teacher logits of one task in the matrices' layout (see
+    :class:`LogitPair`).
 
     Args:
         student_logits: (N, C, H, W) logits, float32 / float64 (half and bf16
@@ -254,24 +384,28 @@ def log_prob_pair(student_logits: Tensor, teacher_logits: Tensor, mode: str, tau
     rows = Lines((class_dim, ), valid, group, across_batch=False)
     columns = Lines(tuple(d for d in range(3) if d != class_dim), valid, group,
                     across_batch=True)
-    return LogProbs(_log_probs(student_logits, mode, tau, rows),
-                    _log_probs(teacher_logits, mode, tau, rows), rows, columns)
+    return LogitPair(_matrix_logits(student_logits, mode, tau),
+                     _matrix_logits(teacher_logits, mode, tau), rows, columns)
 
 
-def _log_probs(logits: Tensor, mode: str, tau: float, rows: Lines) -> Tensor:
-    """(N, C, H, W) logits -> the (N, A, B) log-probability tensor of ``mode``."""
+def log_prob_pair(student_logits: Tensor, teacher_logits: Tensor, mode: str, tau: float,
+                  valid_mask: Optional[Tensor] = None,
+                  group: Optional['dist.ProcessGroup'] = None) -> LogProbs:
+    """Student and teacher base-2 log-probabilities of one task (see
+    :class:`LogProbs`); arguments as :func:`logit_pair`."""
+    return logit_pair(student_logits, teacher_logits, mode, tau, valid_mask,
+                      group).log_probs()
+
+
+def _matrix_logits(logits: Tensor, mode: str, tau: float) -> Tensor:
+    """(N, C, H, W) logits -> the (N, A, B) logits / tau of ``mode``."""
     num, channels = logits.shape[:2]
     logits = upcast(logits).reshape(num, channels, -1)
     if tau != 1:
         logits = logits / tau
     if mode == 'binary':  # [sigmoid(x), 1 - sigmoid(x)] = softmax([x, 0])
         logits = F.pad(logits, (0, 0, 0, 1))
-    if mode != 'spatial':
-        return logits.log_softmax(dim=1)
-    if rows.valid is None:
-        return logits.log_softmax(dim=2)
-    log_norm, = rows.logsumexp(logits)  # a softmax over the valid locations of each map
-    return logits - log_norm
+    return logits
 
 
 def valid_mask_from_gt(task: str, gt: Tensor) -> Tensor:
@@ -291,7 +425,7 @@ def valid_mask_from_gt(task: str, gt: Tensor) -> Tensor:
 class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
     """Common options and input handling of the logit-distillation losses.
 
-    Subclasses implement :meth:`compute` on :class:`LogProbs` and return
+    Subclasses implement :meth:`compute` on a :class:`LogitPair` and return
     named, weighted terms. The terms are computed in float32 (float64 inputs
     stay float64) whatever the autocast dtype.
 
@@ -333,17 +467,17 @@ class BaseLogitDistillLoss(nn.Module, metaclass=ABCMeta):
             Named scalar terms, already multiplied by their weights.
         """
         with float32_context(student_logits.device.type):
-            log_probs = log_prob_pair(student_logits, teacher_logits, self.mode, self.tau,
-                                      valid_mask, batch_group(self.global_batch))
-            return self.compute(log_probs)
+            pair = logit_pair(student_logits, teacher_logits, self.mode, self.tau,
+                              valid_mask, batch_group(self.global_batch))
+            return self.compute(pair)
 
     @abstractmethod
     def term_names(self) -> Tuple[str, ...]:
         """Names of the returned terms."""
 
     @abstractmethod
-    def compute(self, log_probs: LogProbs) -> Dict[str, Tensor]:
-        """Weighted terms from the log-probabilities of student and teacher."""
+    def compute(self, pair: LogitPair) -> Dict[str, Tensor]:
+        """Weighted terms from the logits of student and teacher."""
 
     def extra_repr(self) -> str:
         return (f'mode={self.mode!r}, tau={self.tau}, loss_weight={self.loss_weight}, '

@@ -39,9 +39,9 @@ def max_over_ranks(tensor: Tensor, group: 'dist.ProcessGroup') -> Tensor:
     return tensor
 
 
-def logsumexp_over_ranks(values: Tensor, present: Optional[Tensor],
-                         group: 'dist.ProcessGroup') -> Tensor:
-    """``log sum_ranks exp(values)`` of every element, differentiable.
+def log2sumexp2_over_ranks(values: Tensor, present: Optional[Tensor],
+                           group: 'dist.ProcessGroup') -> Tensor:
+    """``log2 sum_ranks exp2(values)`` of every element, differentiable.
 
     Args:
         values: Per-rank log-sums, finite, the same shape on every rank.
@@ -50,11 +50,11 @@ def logsumexp_over_ranks(values: Tensor, present: Optional[Tensor],
         group: The process group.
 
     Returns:
-        The log-sums over the ranks; 0 where no rank has anything.
+        The base-2 log-sums over the ranks; 0 where no rank has anything.
     """
-    if present is not None:  # exp(-inf) = 0: absent values add nothing, nor gradient
+    if present is not None:  # exp2(-inf) = 0: absent values add nothing, nor gradient
         values = torch.where(present, values, float('-inf'))
     # A shift that is constant for the gradient: the result does not depend on it.
     peak = max_over_ranks(values, group).nan_to_num(neginf=0.)
-    total = sum_over_ranks((values - peak).exp(), group)
-    return peak + torch.where(total > 0, total, 1.).log()
+    total = sum_over_ranks((values - peak).exp2(), group)
+    return peak + torch.where(total > 0, total, 1.).log2()

@@ -4,7 +4,7 @@ from torch import Tensor
 
 from mmmtl.registry import MODELS
 
-from .distill_utils import BaseLogitDistillLoss, LogProbs
+from .distill_utils import LN2, BaseLogitDistillLoss, LogitPair
 
 
 @MODELS.register_module()
@@ -32,9 +32,10 @@ class KLDivergenceLoss(BaseLogitDistillLoss):
     def term_names(self) -> Tuple[str, ...]:
         return ('kl', )
 
-    def compute(self, log_probs: LogProbs) -> Dict[str, Tensor]:
-        student_lp, teacher_lp, rows = log_probs.student, log_probs.teacher, log_probs.rows
-        # KL(q || p) = sum q log q - sum q log p; invalid entries get q = 0.
-        teacher_p = rows.exp_shifted(teacher_lp, 0.)
+    def compute(self, pair: LogitPair) -> Dict[str, Tensor]:
+        student_lp, teacher_lp, rows, _ = pair.log_probs()
+        # KL(q || p) = ln 2 * (sum q log2 q - sum q log2 p); invalid entries get q = 0.
+        teacher_p = rows.exp2_shifted(teacher_lp, 0.)
         teacher_term, cross_term = rows.sum(teacher_p * teacher_lp, teacher_p * student_lp)
-        return {'kl': self.loss_weight * self.tau**2 * rows.mean(teacher_term - cross_term)}
+        kl = rows.mean(teacher_term - cross_term)
+        return {'kl': self.loss_weight * self.tau**2 * LN2 * kl}

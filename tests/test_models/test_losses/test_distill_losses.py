@@ -11,7 +11,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmmtl.models.losses import CSDivergenceLoss, DISTLoss, KLDivergenceLoss
 from mmmtl.models.losses.dist_loss import pearson_correlation
-from mmmtl.models.losses.distill_utils import log_prob_pair, valid_mask_from_gt
+from mmmtl.models.losses.distill_utils import (
+    log_prob_pair,
+    release_scratch_tensors,
+    valid_mask_from_gt,
+)
 from mmmtl.registry import MODELS
 
 MODES = ('channel', 'binary', 'spatial')
@@ -333,9 +337,38 @@ def test_cs_loss_keeps_about_four_logits_tensors():
     student = random_logits('channel', seed=27, shape=(2, 40, 32, 48)).requires_grad_()
     teacher = random_logits('channel', seed=28, shape=(2, 40, 32, 48))
     loss = CSDivergenceLoss()
+    release_scratch_tensors()  # the reused scratch buffers count
     peak = peak_tensor_bytes(lambda: sum(loss(student, teacher).values()).backward())
     assert student.grad is not None
     assert peak <= 4.5 * student.numel() * student.element_size()
+
+
+def test_cs_losses_sharing_scratch_buffers_before_one_backward():
+    """Several CS losses (one module twice, as for auxiliary outputs, and
+    another of a larger map) run their forwards, then one backward, twice
+    (retain_graph): the scratch buffers they share hold nothing between calls,
+    so values and gradients equal those of each loss on its own."""
+    semseg = CSDivergenceLoss(mode='channel', tau=2.)
+    depth = CSDivergenceLoss(mode='spatial')
+    inputs = [(semseg, random_logits('channel', seed=s, shape=(2, 6, 8, 9))) for s in (40, 41)]
+    inputs.append((depth, random_logits('spatial', seed=42, shape=(2, 1, 8, 9))))
+    inputs.append((semseg, random_logits('channel', seed=43, shape=(2, 6, 4, 5))))
+    teachers = [random_logits('channel', seed=44, shape=logits.shape) for _, logits in inputs]
+    expected = []
+    for (loss, logits), teacher in zip(inputs, teachers):
+        student = logits.clone().requires_grad_()
+        out = loss(student, teacher)
+        sum(out.values()).backward()
+        expected.append(({k: v.item() for k, v in out.items()}, student.grad))
+    students = [logits.clone().requires_grad_() for _, logits in inputs]
+    outs = [loss(student, teacher)
+            for (loss, _), student, teacher in zip(inputs, students, teachers)]
+    total = sum(sum(out.values()) for out in outs)
+    for repeat in range(2):
+        total.backward(retain_graph=repeat == 0)
+        for out, student, (terms, grad) in zip(outs, students, expected):
+            assert {k: v.item() for k, v in out.items()} == terms
+            torch.testing.assert_close(student.grad, (repeat + 1) * grad)
 
 
 # ------------------------------------------------------------ options/errors
