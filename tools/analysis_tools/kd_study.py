@@ -15,8 +15,9 @@ One teacher per seed: the students of seed ``s`` are distilled from the
 teacher trained with seed ``s``, so the spread over seeds includes the
 teacher's. The teacher trains ``--teacher-iters`` (3x the students' by
 default), as a teacher is trained before anyone distils from it. Every
-student gets the same data, iterations, batch and schedule. Delta_m of a run is measured against the student baseline of the
-same seed; the table shows mean +- sample std over seeds.
+student gets the same data, iterations, batch and schedule. Delta_m of a
+run is measured against the student baseline of the same seed; the table
+shows mean +- sample std over seeds.
 
 Runs are resumable: a run whose ``result.json`` exists is skipped.
 
