@@ -54,6 +54,7 @@ from mmmtl.models.losses.distill_utils import release_scratch_tensors
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils import get_task_spec, register_all_modules
+from mmmtl.utils.memory import peak_tensor_memory
 
 PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
@@ -131,28 +132,6 @@ def peak_memory(device: torch.device, record: List[int]):
         record.append(max(peak[0], _rss()) - start)
 
 
-def tensor_peak(fn: Callable[[], None], device: torch.device) -> int:
-    """Peak bytes of the tensors ``fn`` allocates (above those alive before):
-    the allocator's statistics on CUDA, the profiler's memory timeline on CPU."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        start = torch.cuda.memory_allocated(device)
-        fn()
-        torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) - start
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
-                                profile_memory=True, record_shapes=True,
-                                with_stack=True) as prof:
-        fn()
-    live = peak = 0
-    for _, action, _, size in prof._memory_profile().timeline:
-        if action.name in ('CREATE', 'DESTROY'):
-            live += size if action.name == 'CREATE' else -size
-            peak = max(peak, live)
-    return peak
-
-
 def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, torch.Tensor]],
                       device: torch.device) -> None:
     """Peak tensor memory of each distillation loss (forward + backward, the
@@ -168,7 +147,7 @@ def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, to
 
         size = student.numel() * student.element_size()
         release_scratch_tensors()  # allocated again inside run(): counted
-        peak = tensor_peak(run, device)
+        peak = peak_tensor_memory(run, device)
         print(f'{task:<12}{type(loss_fn).__name__:<20}{loss_fn.mode:<9}'
               f'{"x".join(map(str, student.shape)):>18}{size / 2**20:>8.1f}'
               f'{peak / 2**20:>10.1f}{peak / size:>10.2f}')

@@ -17,6 +17,7 @@ from mmmtl.models.losses.distill_utils import (
     valid_mask_from_gt,
 )
 from mmmtl.registry import MODELS
+from mmmtl.utils.memory import peak_tensor_memory
 
 MODES = ('channel', 'binary', 'spatial')
 KINDS = ('cs', 'kl', 'dist')
@@ -317,20 +318,6 @@ def test_no_host_device_sync(kind, mode, masked):
     assert torch.isfinite(student.grad).all()
 
 
-def peak_tensor_bytes(fn) -> int:
-    """Peak bytes of the tensors ``fn`` allocates (the profiler's memory timeline)."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
-                                profile_memory=True, record_shapes=True,
-                                with_stack=True) as prof:
-        fn()
-    live = peak = 0
-    for _, action, _, size in prof._memory_profile().timeline:
-        if action.name in ('CREATE', 'DESTROY'):
-            live += size if action.name == 'CREATE' else -size
-            peak = max(peak, live)
-    return peak
-
-
 def test_cs_loss_keeps_about_four_logits_tensors():
     """Forward and backward, the logits' gradient included (autograd through
     log-sum-exps would keep twice as much)."""
@@ -338,7 +325,8 @@ def test_cs_loss_keeps_about_four_logits_tensors():
     teacher = random_logits('channel', seed=28, shape=(2, 40, 32, 48))
     loss = CSDivergenceLoss()
     release_scratch_tensors()  # the reused scratch buffers count
-    peak = peak_tensor_bytes(lambda: sum(loss(student, teacher).values()).backward())
+    peak = peak_tensor_memory(lambda: sum(loss(student, teacher).values()).backward(),
+                              torch.device('cpu'))
     assert student.grad is not None
     assert peak <= 4.5 * student.numel() * student.element_size()
 
