@@ -194,3 +194,29 @@ def assert_close_to_one_process(ddp_dir: Path, single_dir: Path, rtol: float = 1
             f'{moved:.3g}')
         largest_move = max(largest_move, moved)
     assert largest_move > 1e-3  # training did change the weights
+
+
+# (metric, higher is better, margin a trained synthetic model must clear over
+# its untrained self on the synthetic test split)
+TRAINED_MARGINS = (('semseg/mIoU', True, 2.0), ('depth/rmse', False, 0.1),
+                   ('normal/mean', False, 5.0), ('edge/odsF', True, 5.0))
+
+
+def save_untrained_checkpoint(config: str, path: Path) -> Path:
+    """Save ``config``'s model, built and initialised with seed 0 but not
+    trained, as a checkpoint at ``path``."""
+    from mmengine.config import Config
+
+    from mmmtl.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(osp.join(REPO_ROOT, config)).model)
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    return path
+
+
+def assert_trained_beats_untrained(before: dict, after: dict) -> None:
+    """Every metric of :data:`TRAINED_MARGINS` improved by at least its margin."""
+    for key, higher_is_better, margin in TRAINED_MARGINS:
+        gain = after[key] - before[key] if higher_is_better else before[key] - after[key]
+        assert gain > margin, f'{key}: untrained {before[key]:.4f}, trained {after[key]:.4f}'
