@@ -199,8 +199,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(default 0 1 2; --quick: 0 1)')
     parser.add_argument('--quick', action='store_true',
                         help='tiny data and images, a few dozen iterations (for tests)')
-    parser.add_argument('--iters', type=int, help='training iterations of every run, '
-                        'teacher included (default 500; --quick: 20)')
+    parser.add_argument('--iters', type=int, help='training iterations of every student '
+                        'run (default 500; --quick: 20)')
     parser.add_argument('--teacher-iters', type=int, help='training iterations of the '
                         'teacher (default: 3x --iters; a teacher is trained to convergence '
                         'before anyone distils from it)')
@@ -211,8 +211,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'at the default budget only easy data gives a teacher-student gap '
                         'on every task (docs/model_zoo.md)')
     parser.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'),
-                        help='image size of the data (default 64 96, the training crop; '
-                        '--quick: 48 64)')
+                        help='image size of the data (default: the training crop of the '
+                        'student config, 64 96; --quick: 48 64)')
     parser.add_argument('--data-seed', type=int, default=0, help='seed of the data')
     parser.add_argument('--list', action='store_true', help='print the methods and exit')
     args = parser.parse_args(argv)
@@ -234,6 +234,17 @@ def study_methods(quick: bool) -> Dict[str, Method]:
                          betas=(0.5, 1.0, 2.0))
 
 
+def training_crop(config: str) -> Tuple[int, int]:
+    """(H, W) of the random crop in ``config``'s training pipeline."""
+    from mmengine.config import Config
+    pipeline = Config.fromfile(osp.join(ROOT, config)).train_dataloader.dataset.pipeline
+    crops = [tuple(t['crop_size']) for t in pipeline if t['type'] == 'MultiTaskRandomCrop']
+    if len(crops) != 1:
+        raise ValueError(f'kd_study: {config} has {len(crops)} MultiTaskRandomCrop steps in '
+                         'its training pipeline; give the image size with --size')
+    return crops[0]
+
+
 class Study:
     """The grid of methods x seeds in ``out``."""
 
@@ -252,15 +263,16 @@ class Study:
             names = [REFERENCE] + names
         self.methods = {n: m for n, m in self.all_methods.items() if n in names}
         self.data_root = osp.join(self.out, 'data')
-        if args.quick:
-            self.size, self.counts, self.batch = (48, 64), (8, 4, 4), 2
-        else:
-            # Images the size of the training crops (configs/_base_/datasets/
-            # synthetic_nyud.py): trained on 64x96 crops of 96x128 images, the
-            # depth level of whole test images drifts by seed (docs/model_zoo.md).
-            self.size, self.counts, self.batch = (64, 96), (160, 40, 40), 4
+        self.counts, self.batch = ((8, 4, 4), 2) if args.quick else ((160, 40, 40), 4)
         if args.size is not None:
             self.size = tuple(args.size)
+        elif args.quick:
+            self.size = (48, 64)
+        else:
+            # Images the size of the training crops: trained on 64x96 crops of
+            # 96x128 images, the depth level of whole test images drifts by
+            # seed (docs/model_zoo.md).
+            self.size = training_crop(STUDENT_CFG)
         self._lock = threading.Lock()
         self._bar = None
 
