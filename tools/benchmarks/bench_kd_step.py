@@ -13,6 +13,14 @@ In one process and on the same batch, times (median over ``--iters``):
   before), so they run in the state the forwards leave behind (caches, thread
   pool, allocator) rather than after an unrelated phase.
 
+With ``--floor`` it also times ``kd_step_floor``: the same step with every
+distillation loss replaced by a per-pixel dot product of the two logits
+(:class:`DotProductLoss`), the cheapest loss whose gradient is a
+logits-sized tensor. Its ratio is the floor that no logit-distillation loss
+can go under (the gradient's memory, its accumulation into the task loss's
+gradient, the extra logged terms); ``kd_step - kd_step_floor`` is what the
+real losses' arithmetic costs inside the step.
+
 It prints ``ratio = kd_step / (student_step + teacher_forward)``, the
 losses' share of ``kd_step`` and the peak memory of each phase (CUDA: peak
 allocated; CPU: peak resident-set increase over the phase, sampled every
@@ -80,6 +88,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clock', choices=tuple(CLOCKS), default='wall',
                         help='wall time, or CPU time of this process (steadier on a shared '
                         'machine; use with --threads 1)')
+    parser.add_argument('--floor', action='store_true',
+                        help='also time the step with dot-product losses (kd_step_floor): '
+                        'the cost of the gradient plumbing alone')
     parser.add_argument('--allow-untrained-teacher', action='store_true',
                         help='use a random teacher when teacher_ckpt is missing')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -151,6 +162,23 @@ def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, to
         print(f'{task:<12}{type(loss_fn).__name__:<20}{loss_fn.mode:<9}'
               f'{"x".join(map(str, student.shape)):>18}{size / 2**20:>8.1f}'
               f'{peak / 2**20:>10.1f}{peak / size:>10.2f}')
+
+
+class DotProductLoss(torch.nn.Module):
+    """Mean over pixels of the dot product of student and teacher logits
+    (over the channels), for ``--floor``: one pass over the logits forward and
+    backward, a logits-sized gradient, as many terms as the replaced loss."""
+
+    def __init__(self, replaced: torch.nn.Module) -> None:
+        super().__init__()
+        self.ignore_invalid = False
+        self.names = tuple(replaced.term_names())
+
+    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                valid_mask=None) -> Dict[str, torch.Tensor]:
+        dot = torch.linalg.vecdot(student_logits.flatten(2), teacher_logits.flatten(2),
+                                  dim=1).mean()
+        return {name: dot for name in self.names}
 
 
 def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]) -> dict:
@@ -278,6 +306,17 @@ def main() -> None:
         loss, _ = distiller.parse_losses(losses)
         optim_wrapper.update_params(loss)
 
+    floor_losses = torch.nn.ModuleDict(
+        {task: DotProductLoss(loss) for task, loss in distiller.distill_losses.items()})
+
+    def kd_step_floor() -> None:
+        losses = distiller.distill_losses
+        distiller.distill_losses = floor_losses
+        try:
+            kd_step()
+        finally:
+            distiller.distill_losses = losses
+
     logits: Dict[str, Dict[str, torch.Tensor]] = {}
 
     def compute_logits() -> None:
@@ -294,6 +333,8 @@ def main() -> None:
 
     phases = dict(student_step=student_step, teacher_forward=teacher_forward,
                   kd_step=kd_step, distill_loss=distill_losses)
+    if args.floor:
+        phases['kd_step_floor'] = kd_step_floor
     untimed_setup = dict(distill_loss=compute_logits)
     times: Dict[str, List[float]] = {name: [] for name in phases}
     memory: Dict[str, List[int]] = {name: [] for name in phases}
@@ -325,6 +366,11 @@ def main() -> None:
     share = median['distill_loss'] / median['kd_step']
     print(f'ratio kd_step / (student_step + teacher_forward): {ratio:.3f} (target <= 1.10)')
     print(f'distill loss share of kd_step: {100 * share:.2f}%')
+    if args.floor:
+        floor = median['kd_step_floor'] / (median['student_step'] + median['teacher_forward'])
+        print(f'floor ratio kd_step_floor / (student_step + teacher_forward): {floor:.3f} '
+              f'(dot-product losses); the losses\' arithmetic in the step: '
+              f'{(median["kd_step"] - median["kd_step_floor"]) * 1e3:.1f} ms')
     print_loss_memory(distiller, logits, device)
     if args.in_step_iters:
         steps = time_losses_in_step(distiller, kd_step, args.in_step_iters)
