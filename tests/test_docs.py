@@ -8,7 +8,6 @@ tool's own argument parser (the shell wrappers are checked against
 ``tools/train.py`` / ``tools/test.py``'s parsers).
 """
 import glob
-import importlib.util
 import os.path as osp
 import re
 import shlex
@@ -17,6 +16,7 @@ from typing import Iterator, List, Tuple
 from unittest import mock
 
 import pytest
+from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DOC_FILES = sorted(
@@ -52,14 +52,6 @@ def strip_env(words: List[str]) -> List[str]:
     while words and re.match(r'^[A-Z_][A-Z0-9_]*=', words[0]):
         words = words[1:]
     return words
-
-
-def load_tool(path: str):
-    spec = importlib.util.spec_from_file_location(
-        'doc_tool_' + re.sub(r'\W', '_', path), osp.join(REPO, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def check_python_tool(tool: str, args: List[str], where: str) -> None:

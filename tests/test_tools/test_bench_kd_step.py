@@ -1,27 +1,19 @@
 """tools/benchmarks/bench_kd_step.py: its phases, ratios and the dot-product floor."""
-import importlib.util
-import os.path as osp
 import re
 
 import torch
+from tool_loader import load_tool
 
 from mmmtl.models.losses import CSDivergenceLoss, KLDivergenceLoss
 
-from .utils import PYTHON, REPO_ROOT, run_tool
+from .utils import PYTHON, run_tool
 
 KDAM_CFG = 'configs/synthetic/kdam_student_synthetic_nyud.py'
 SCRIPT = 'tools/benchmarks/bench_kd_step.py'
 
 
-def _bench_module():
-    spec = importlib.util.spec_from_file_location('bench_kd_step', osp.join(REPO_ROOT, SCRIPT))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_floor_loss_logs_the_replaced_terms_with_a_dot_product_gradient():
-    bench = _bench_module()
+    bench = load_tool(SCRIPT)
     torch.manual_seed(0)
     student = torch.randn(2, 5, 4, 6, requires_grad=True)
     teacher = torch.randn(2, 5, 4, 6)

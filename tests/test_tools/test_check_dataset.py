@@ -1,20 +1,13 @@
 """tools/misc/check_dataset.py finds what a long run would trip over."""
-import importlib.util
-import os.path as osp
 import shutil
 
 import numpy as np
 import pytest
-
-from .utils import REPO_ROOT
+from tool_loader import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'check_dataset', osp.join(REPO_ROOT, 'tools', 'misc', 'check_dataset.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/misc/check_dataset.py')
 
 
 @pytest.fixture()

@@ -1,8 +1,6 @@
 """tools/analysis_tools/get_flops.py counts attention: fused
 scaled_dot_product_attention (timm's ViT) through its own handle, and the
 matmuls of InvPT's attention, both against hand computations."""
-import importlib.util
-import os.path as osp
 import re
 
 import timm
@@ -10,18 +8,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer
+from tool_loader import load_tool
 
 from mmmtl.models.layers import CrossScaleSelfAttention
 
-from .utils import PYTHON, REPO_ROOT, run_tool
-
-
-def load_get_flops():
-    path = osp.join(REPO_ROOT, 'tools/analysis_tools/get_flops.py')
-    spec = importlib.util.spec_from_file_location('get_flops_under_test', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .utils import PYTHON, run_tool
 
 
 def by_operator(model, inputs, handles):
@@ -40,7 +31,7 @@ class SDPA(nn.Module):
 
 
 def test_fused_attention_is_counted_as_its_two_matmuls():
-    get_flops = load_get_flops()
+    get_flops = load_tool('tools/analysis_tools/get_flops.py')
     q, k, v = torch.randn(2, 3, 10, 8), torch.randn(2, 3, 7, 8), torch.randn(2, 3, 7, 5)
     # q @ k^T: 2*3 x 10x7 dots of length 8; attn @ v: 2*3 x 10x5 dots of length 7
     expected = 2 * 3 * 10 * 7 * 8 + 2 * 3 * 10 * 5 * 7
@@ -51,7 +42,7 @@ def test_fused_attention_is_counted_as_its_two_matmuls():
 
 
 def test_vit_attention_flops_match_a_hand_count():
-    get_flops = load_get_flops()
+    get_flops = load_tool('tools/analysis_tools/get_flops.py')
     vit = timm.create_model('vit_tiny_patch16_224', pretrained=False, num_classes=0,
                             img_size=(64, 96)).eval()
     ops = by_operator(vit, (torch.randn(1, 3, 64, 96), ), get_flops.attention_flop_handles())
@@ -60,7 +51,7 @@ def test_vit_attention_flops_match_a_hand_count():
 
 
 def test_invpt_attention_matmuls_match_a_hand_count():
-    get_flops = load_get_flops()
+    get_flops = load_tool('tools/analysis_tools/get_flops.py')
     attn = CrossScaleSelfAttention(num_tasks=4, channels=16, num_heads=2, kv_stride=4).eval()
     x = torch.randn(2, 4, 16, 12, 20)
     ops = by_operator(attn, (x, ), get_flops.attention_flop_handles())

@@ -1,5 +1,4 @@
 """get_flops.py counts deformable convolution and DeMT's task attention: hand computations."""
-import importlib.util
 import os.path as osp
 import re
 
@@ -8,6 +7,7 @@ import torch
 import torch.nn as nn
 import torchvision.ops
 from mmcv.ops import ModulatedDeformConv2dPack
+from tool_loader import load_tool
 
 from mmmtl.models.layers import ChannelDeformConv2d, TaskAttention
 
@@ -27,10 +27,7 @@ MODULATED = DEFORM + SAMPLES  # one mask multiplication per sampled value -> 267
 
 @pytest.fixture(scope='module')
 def get_flops():
-    spec = importlib.util.spec_from_file_location('get_flops', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(SCRIPT)
 
 
 class TorchvisionDeformConv(nn.Module):

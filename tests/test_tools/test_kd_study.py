@@ -1,26 +1,19 @@
 """tools/analysis_tools/kd_study.py: aggregation against hand-computed numbers,
 the method grid, and the quick mode end to end (train/test subprocesses)."""
 import csv
-import importlib.util
 import json
 import math
 import os.path as osp
 
 import pytest
+from tool_loader import load_tool
 
 from .utils import PYTHON, REPO_ROOT, run_tool
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'kd_study.py')
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('kd_study', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-kd_study = _load_tool()
+kd_study = load_tool(TOOL)
 
 
 def _metrics(miou, rmse, mean_err, odsf):

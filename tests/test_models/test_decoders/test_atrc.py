@@ -1,6 +1,5 @@
 """ATRCDecoder: the authors' contexts, forward / loss / predict on every task of
 NYUD-v2 and PASCAL-Context, initial predictions, and the published size."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -8,6 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.structures import PixelData
+from tool_loader import load_tool
 
 from mmmtl.models.decoders import ATRCDecoder
 from mmmtl.models.decoders.atrc import guiding_tasks
@@ -214,17 +214,9 @@ def test_input_channels_are_checked():
         tiny_decoder()([torch.randn(1, 8, 4, 4)])
 
 
-def _get_flops_module():
-    spec = importlib.util.spec_from_file_location(
-        'get_flops', osp.join(REPO, 'tools/analysis_tools/get_flops.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_size_matches_the_published_atrc_hrnet18():
     """Paper Table 1 (from ATRC): 5.06 M parameters, 25.76 GFLOPs at 3x425x560."""
-    get_flops = _get_flops_module()
+    get_flops = load_tool('tools/analysis_tools/get_flops.py')
     model = build('nyud').eval()
     params = sum(p.numel() for p in model.parameters()) / 1e6
     assert params == pytest.approx(5.06, rel=0.01)
@@ -233,7 +225,7 @@ def test_size_matches_the_published_atrc_hrnet18():
 
 
 def test_paper_flops_counts_matrix_products_inside_decoders_only():
-    get_flops = _get_flops_module()
+    get_flops = load_tool('tools/analysis_tools/get_flops.py')
 
     class Toy(torch.nn.Module):
         def __init__(self):

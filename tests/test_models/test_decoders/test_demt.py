@@ -1,6 +1,5 @@
 """DeMT decoder: behaviour, every config on both data sets, and its published size."""
 import glob
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -8,6 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.structures import PixelData
+from tool_loader import load_tool
 
 from mmmtl.models.decoders import DeMTDecoder
 from mmmtl.registry import MODELS
@@ -161,14 +161,6 @@ def test_kdam_configs_distil_swinL_into_the_demt_config(backbone):
 
 # --- Params and GFLOPs of the NYUD-v2 configs at the authors' 3x425x560 ---------
 
-def load_get_flops():
-    path = osp.join(REPO, 'tools', 'analysis_tools', 'get_flops.py')
-    spec = importlib.util.spec_from_file_location('get_flops', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def decoder_macs_per_location(in_channels, dims, bottleneck, task_channels, window=3):
     """Paper-convention MACs of the DeMT decoder per stride-4 location, by hand."""
     points = window * window
@@ -201,7 +193,7 @@ def test_params_and_gflops_against_published(backbone):
     hand formula; leaving out the deformable convolutions' MACs (which the
     authors' counter did not see) reproduces the published Swin-T / Swin-S
     figures within 1 %."""
-    get_flops = load_get_flops()
+    get_flops = load_tool('tools/analysis_tools/get_flops.py')
     model, _ = build(f'configs/mtl/demt_{backbone}_40k_nyud-425x560.py')
     model.eval()
     params = sum(p.numel() for p in model.parameters()) / 1e6

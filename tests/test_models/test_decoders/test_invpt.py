@@ -4,7 +4,6 @@ synthetic and real configs through loss / predict on every task of both data
 sets (initial predictions included); Params / GFLOPs of the authors' ViT-L
 models against the published figures."""
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.structures import PixelData
+from tool_loader import load_tool
 
 from mmmtl.models.layers import CrossScaleSelfAttention
 from mmmtl.registry import MODELS
@@ -296,14 +296,6 @@ def build(config):
     return revert_sync_batchnorm(MODELS.build(cfg.model)), cfg
 
 
-def get_flops_module():
-    path = osp.join(REPO, 'tools/analysis_tools/get_flops.py')
-    spec = importlib.util.spec_from_file_location('get_flops_for_invpt', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def check_loss_and_predict(model, channels, backward=True):
     """loss: final + 'inter' term per task; predict: every task at the image size."""
     torch.manual_seed(0)
@@ -371,7 +363,7 @@ def test_vit_l_configs_have_the_published_size_and_run(dataset, channels, size, 
     assert measured == pytest.approx(params, rel=0.01)
     unused_in_authors_code = len(channels) * (576 * 576 + 576) / 1e6
     assert measured + unused_in_authors_code == pytest.approx(params, rel=0.001)
-    get_flops = get_flops_module()
+    get_flops = load_tool('tools/analysis_tools/get_flops.py')
     wrapped = get_flops._TensorForward(model.eval())
     inputs = torch.zeros(1, 3, *size)
     count = (get_flops.paper_flops if counter == 'paper' else get_flops.full_flops)

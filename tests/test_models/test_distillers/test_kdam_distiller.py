@@ -1,7 +1,5 @@
 """KDAMDistiller: frozen teacher, student-only checkpoints, errors, extract_student."""
 import copy
-import importlib.util
-import os.path as osp
 import pickle
 
 import pytest
@@ -10,10 +8,10 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner, save_checkpoint
+from tool_loader import load_tool
 
 from mmmtl.registry import DATASETS, MODELS
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 TASKS = ('semseg', 'depth', 'normal', 'edge')
 DISTILL_LOSSES = dict(
     semseg=dict(type='CSDivergenceLoss', mode='channel'),
@@ -316,14 +314,6 @@ def test_distill_loss_errors_name_the_task(batch):
         MODELS.build(distiller_cfg(distill_losses=losses))
 
 
-def load_extract_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'model_converters', 'extract_student.py')
-    spec = importlib.util.spec_from_file_location('extract_student', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_runner_training_then_extract_student_predicts_identically(
         synthetic_nyud_root, tmp_path):
     """Train 2 iterations with mmengine's Runner, extract the student, load it
@@ -350,7 +340,7 @@ def test_runner_training_then_extract_student_predicts_identically(
     assert all(k.startswith('student.') for k in saved['state_dict'])
     assert 'optimizer' in saved
 
-    tool = load_extract_tool()
+    tool = load_tool('tools/model_converters/extract_student.py')
     out = tmp_path / 'student.pth'
     tool.main([str(ckpt), str(out)])
     extracted = torch.load(str(out), map_location='cpu')
