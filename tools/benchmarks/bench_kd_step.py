@@ -362,12 +362,13 @@ def main() -> None:
     for name in phases:
         print(f'{name:<16}{median[name] * 1e3:>12.1f}{min(times[name]) * 1e3:>10.1f}'
               f'{peak[name]:>10.1f}')
-    ratio = median['kd_step'] / (median['student_step'] + median['teacher_forward'])
+    separate = median['student_step'] + median['teacher_forward']
+    ratio = median['kd_step'] / separate
     share = median['distill_loss'] / median['kd_step']
     print(f'ratio kd_step / (student_step + teacher_forward): {ratio:.3f} (target <= 1.10)')
     print(f'distill loss share of kd_step: {100 * share:.2f}%')
     if args.floor:
-        floor = median['kd_step_floor'] / (median['student_step'] + median['teacher_forward'])
+        floor = median['kd_step_floor'] / separate
         print(f'floor ratio kd_step_floor / (student_step + teacher_forward): {floor:.3f} '
               f'(dot-product losses); the losses\' arithmetic in the step: '
               f'{(median["kd_step"] - median["kd_step_floor"]) * 1e3:.1f} ms')
