@@ -20,6 +20,15 @@ PALETTE_KEYS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+def task_palette(task: str, meta: Optional[dict]) -> Optional[Sequence]:
+    """The palette of ``task`` in dataset meta ``meta`` (:data:`PALETTE_KEYS`), or None."""
+    meta = meta or {}
+    for key in PALETTE_KEYS.get(task, ()):
+        if meta.get(key) is not None:
+            return meta[key]
+    return None
+
+
 @VISUALIZERS.register_module()
 class MultiTaskVisualizer(SegLocalVisualizer):
     """Draw image | ground truth | prediction for every task of a sample.
@@ -111,11 +120,7 @@ class MultiTaskVisualizer(SegLocalVisualizer):
         self.dataset_meta: dict = meta
 
     def _palette(self, task: str) -> Optional[Sequence]:
-        meta = self.dataset_meta or {}
-        for key in PALETTE_KEYS.get(task, ()):
-            if meta.get(key) is not None:
-                return meta[key]
-        return None
+        return task_palette(task, self.dataset_meta)
 
     @staticmethod
     def sample_tasks(data_sample: MultiTaskDataSample) -> List[str]:

@@ -5,15 +5,17 @@ Example::
     python tools/analysis_tools/browse_dataset.py \
         configs/_base_/datasets/synthetic_nyud.py --output-dir work_dirs/browse
 
-Label maps use the dataset palette (ignored pixels black), depth the turbo
-colour map (invalid pixels black), normals RGB = (n + 1) / 2 (invalid black)
-and edges are drawn in red over the image. Panels show what the model gets
-after the pipeline (augmented for ``--phase train``).
+Each task's ground truth is drawn as its task kind draws it (as in the
+visualiser): label maps with the dataset palette (ignored pixels black),
+edges and saliency as a heat map (ignored pixels grey), depth with the turbo
+colour map (invalid pixels black), normals as RGB = (n + 1) / 2 (invalid
+black). Panels show what the model gets after the pipeline (augmented for
+``--phase train``).
 """
 import argparse
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -21,8 +23,9 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from mmmtl.registry import DATASETS
-from mmmtl.tasks import IGNORE_INDEX
+from mmmtl.tasks import get_task_spec
 from mmmtl.utils import register_all_modules
+from mmmtl.visualization.multitask_visualizer import task_palette
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,42 +41,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def colour_labels(label: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
-    """(H, W) labels -> (H, W, 3) BGR; 255 and unknown labels are black."""
-    table = np.zeros((256, 3), dtype=np.uint8)
-    table[:len(palette)] = np.asarray(palette, dtype=np.uint8)[:, ::-1]
-    table[IGNORE_INDEX] = 0
-    return table[label.astype(np.uint8)]
-
-
-def colour_depth(depth: np.ndarray) -> np.ndarray:
-    """(H, W) metres -> turbo BGR, scaled over the valid range; 0 is black."""
-    valid = depth > 0
-    if not valid.any():
-        return np.zeros(depth.shape + (3, ), np.uint8)
-    low, high = depth[valid].min(), depth[valid].max()
-    scaled = np.zeros(depth.shape, np.uint8)
-    scaled[valid] = np.round(255 * (depth[valid] - low) / max(high - low, 1e-6))
-    image = cv2.applyColorMap(scaled, cv2.COLORMAP_TURBO)
-    image[~valid] = 0
-    return image
-
-
-def colour_normals(normal: np.ndarray) -> np.ndarray:
-    """(H, W, 3) unit normals -> BGR with RGB = (n + 1) / 2; zero vector black."""
-    rgb = np.round((normal + 1) * 127.5).clip(0, 255).astype(np.uint8)
-    rgb[np.linalg.norm(normal, axis=-1) == 0] = 0
-    return rgb[..., ::-1]
-
-
-def overlay_edges(image: np.ndarray, edge: np.ndarray) -> np.ndarray:
-    """Draw edge pixels (value 1) red on a BGR image; ignored pixels grey."""
-    out = image.copy()
-    out[edge == 1] = (0, 0, 255)
-    out[edge == IGNORE_INDEX] = (128, 128, 128)
-    return out
-
-
 def _labelled(panel: np.ndarray, title: str) -> np.ndarray:
     bar = np.full((14, panel.shape[1], 3), 255, np.uint8)
     cv2.putText(bar, title, (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
@@ -86,43 +53,27 @@ def render_sample(image: np.ndarray, gts: Dict[str, np.ndarray], meta: dict) -> 
 
     Args:
         image: (H, W, 3) uint8 BGR.
-        gts: task name -> map in the pipeline format (see architecture.md).
+        gts: task name -> packed (C, H, W) ground truth.
         meta: dataset meta (``palette``, ``part_palette``).
     """
     panels: List[np.ndarray] = [_labelled(image, 'image')]
     for task, gt in gts.items():
-        if task == 'semseg':
-            panel = colour_labels(gt, meta['palette'])
-        elif task == 'human_parts':
-            panel = colour_labels(gt, meta.get('part_palette', meta['palette']))
-        elif task == 'saliency':
-            panel = colour_labels(gt, [(0, 0, 0), (255, 255, 255)])
-            panel[gt == IGNORE_INDEX] = (128, 128, 128)
-        elif task == 'depth':
-            panel = colour_depth(gt)
-        elif task == 'normal':
-            panel = colour_normals(gt)
-        elif task == 'edge':
-            panel = overlay_edges(image, gt)
-        else:
-            raise KeyError(f'no drawing for task {task!r}')
-        panels.append(_labelled(panel, task))
+        kind = get_task_spec(task).task_kind
+        rgb = kind.colorize(gt, True, task_palette(task, meta), kind.color_range(gt))
+        panels.append(_labelled(np.ascontiguousarray(rgb[..., ::-1]), task))
     return np.concatenate(panels, axis=1)
 
 
 def sample_to_numpy(data: dict) -> tuple:
-    """Packed sample -> (BGR image, task -> numpy gt in pipeline layout)."""
-    from mmmtl.tasks import TASK_SPECS
+    """Packed sample -> (BGR image, task -> (C, H, W) numpy gt)."""
     image = data['inputs'].numpy().transpose(1, 2, 0)
     image = np.ascontiguousarray(image.clip(0, 255).astype(np.uint8))
     sample = data['data_samples']
     gts = {}
     for task in sample.metainfo.get('tasks', []):
-        spec = TASK_SPECS[task]
-        if spec.gt_key not in sample:
-            continue
-        array = getattr(sample, spec.gt_key).data.numpy()
-        gts[task] = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
+        key = get_task_spec(task).gt_key
+        if key in sample:
+            gts[task] = getattr(sample, key).data.numpy()
     return image, gts
 
 
