@@ -257,7 +257,8 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
             meta = sample.metainfo
             left, right, top, bottom = meta.get('padding_size', (0, 0, 0, 0))
             for task, logits in task_logits.items():
-                kind = get_task_spec(task).task_kind
+                spec = get_task_spec(task)
+                kind = spec.task_kind
                 single = logits[index:index + 1]
                 height, width = single.shape[2:]
                 single = single[:, :, top:height - bottom, left:width - right]
@@ -268,7 +269,7 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                     scale = meta.get('scale_factor', (1., 1.))
                     single = kind.rescale(single, 1 / float(sum(scale) / len(scale)))
                 prediction = kind.predict(single[0])
-                setattr(sample, get_task_spec(task).pred_key, PixelData(data=prediction))
+                setattr(sample, spec.pred_key, PixelData(data=prediction))
         return data_samples
 
 
