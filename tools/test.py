@@ -12,8 +12,9 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
+from mmmtl.apis.inference import model_config_for_inference
+from mmmtl.engine import MultiTaskRunner
 from mmmtl.registry import RUNNERS
 from mmmtl.utils import init_cpu_distributed, register_all_modules
 
@@ -97,6 +98,8 @@ def main() -> None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
+    # A KDAM config tests its student: the teacher is neither built nor loaded.
+    cfg.model = model_config_for_inference(cfg)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -106,7 +109,7 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
 
     if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
+        runner = MultiTaskRunner.from_cfg(cfg)  # strict checkpoint loading
     else:
         runner = RUNNERS.build(cfg)
     metrics = runner.test()
