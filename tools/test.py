@@ -1,8 +1,14 @@
 """Evaluate a multi-task checkpoint (or the student of a KDAM run).
 
+The checkpoint must fit the model exactly (an error in the run's log lists the
+keys otherwise). A KDAM config is tested through its student, without building
+or loading the teacher; a KDAM checkpoint also fits the plain student config.
+
 Example:
     python tools/test.py configs/mtl/mtl_swinT_40k_nyud-425x560.py \\
         work_dirs/mtl_swinT_40k_nyud-425x560/iter_40000.pth
+    python tools/test.py configs/kdam/kdam_swinL-swinT_40k_nyud-425x560.py \\
+        work_dirs/kdam_swinL-swinT_40k_nyud-425x560/iter_40000.pth
     python tools/test.py CONFIG CKPT --show-dir vis --metrics-out metrics.json
     python tools/test.py CONFIG CKPT --format-only --out preds/   # SEISM-ready files
 """
