@@ -30,7 +30,7 @@ def save(state, path) -> str:
     return str(path)
 
 
-def test_tool(config, checkpoint, work_dir, data_root, *options, returncode=0):
+def run_test_py(config, checkpoint, work_dir, data_root, *options, returncode=0):
     """Run tools/test.py; return (metrics or None, output, text of the run's log)."""
     metrics = work_dir / 'metrics.json'
     output = run_tool([PYTHON, 'tools/test.py', config, checkpoint, '--work-dir', str(work_dir),
@@ -41,19 +41,16 @@ def test_tool(config, checkpoint, work_dir, data_root, *options, returncode=0):
     return (json.loads(metrics.read_text()) if metrics.exists() else None), output, log
 
 
-test_tool.__test__ = False  # a helper, not a test
-
-
 def test_kdam_checkpoint_tests_as_the_student_with_either_config(student_state, tmp_path,
                                                                   synthetic_nyud_root):
     student = save(student_state, tmp_path / 'student.pth')
     kdam = save({f'student.{key}': value for key, value in student_state.items()},
                 tmp_path / 'kdam.pth')
-    reference, _, _ = test_tool(STUDENT_CONFIG, student, tmp_path / 'ref', synthetic_nyud_root)
-    as_student, _, _ = test_tool(STUDENT_CONFIG, kdam, tmp_path / 'student_cfg',
+    reference, _, _ = run_test_py(STUDENT_CONFIG, student, tmp_path / 'ref', synthetic_nyud_root)
+    as_student, _, _ = run_test_py(STUDENT_CONFIG, kdam, tmp_path / 'student_cfg',
                                  synthetic_nyud_root)
     # no teacher on disk: neither its config nor its checkpoint exists
-    as_kdam, output, _ = test_tool(
+    as_kdam, output, _ = run_test_py(
         KDAM_CONFIG, kdam, tmp_path / 'kdam_cfg', synthetic_nyud_root,
         f'model.teacher_cfg={tmp_path}/no_teacher.py', f'model.teacher_ckpt={tmp_path}/none')
     assert 'semseg/mIoU' in reference and 'normal/mean' in reference
@@ -68,7 +65,7 @@ def test_checkpoint_without_a_head_fails_and_the_log_names_the_keys(student_stat
     assert missing
     checkpoint = save({key: value for key, value in student_state.items()
                        if key not in missing}, tmp_path / 'no_normal_head.pth')
-    metrics, _, log = test_tool(STUDENT_CONFIG, checkpoint, tmp_path / 'run',
+    metrics, _, log = run_test_py(STUDENT_CONFIG, checkpoint, tmp_path / 'run',
                                 synthetic_nyud_root, returncode=1)
     assert metrics is None
     assert 'does not fit the model' in log and 'missing keys' in log and missing[0] in log
