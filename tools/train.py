@@ -11,8 +11,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
+from mmmtl.engine import MultiTaskRunner
 from mmmtl.registry import RUNNERS
 from mmmtl.utils import init_cpu_distributed, register_all_modules
 
@@ -91,7 +91,7 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
 
     if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
+        runner = MultiTaskRunner.from_cfg(cfg)  # strict checkpoint loading
     else:
         runner = RUNNERS.build(cfg)
     runner.train()

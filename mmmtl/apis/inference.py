@@ -50,17 +50,19 @@ def _load_config(config: ConfigType) -> Config:
 def model_config_for_inference(cfg: Config) -> ConfigDict:
     """The config of the network that predicts: the student of a KDAM config.
 
-    A ``KDAMDistiller`` config gives its ``student`` (with the distiller's
-    ``data_preprocessor`` if the student has none); any other model config is
-    returned as is.
+    A ``KDAMDistiller`` config gives its ``student`` with the distiller's
+    ``data_preprocessor``: the teacher is neither built nor loaded, so testing
+    and inference do not need it on disk. Any other model config is returned
+    as is.
     """
     if 'model' not in cfg:
         raise KeyError(f'Config {cfg.filename!r} has no `model`.')
     model_cfg = copy.deepcopy(cfg.model)
     if model_cfg.get('type') == 'KDAMDistiller':
+        from mmmtl.models.distillers.kdam_distiller import student_data_preprocessor
         student = copy.deepcopy(model_cfg['student'])
-        if student.get('data_preprocessor') is None and model_cfg.get('data_preprocessor'):
-            student['data_preprocessor'] = model_cfg['data_preprocessor']
+        student['data_preprocessor'] = student_data_preprocessor(
+            student, model_cfg.get('data_preprocessor'))
         model_cfg = student
     model_cfg.pop('pretrained', None)
     return model_cfg
@@ -86,9 +88,8 @@ def checkpoint_state_dict(checkpoint: Any, source: str = '<checkpoint>') -> Dict
     return state
 
 
-def load_model_checkpoint(model: nn.Module, filename: str,
-                          config_name: str = '<config>') -> dict:
-    """Load ``filename`` into ``model`` strictly; return the checkpoint's ``meta``.
+def read_checkpoint(filename: str, map_location: Any = 'cpu') -> dict:
+    """Read a checkpoint file (or URL) the safe way.
 
     Local files are read with ``torch.load(weights_only=True)`` (the types
     mmengine writes into checkpoints are allow-listed, nothing else is
@@ -96,21 +97,45 @@ def load_model_checkpoint(model: nn.Module, filename: str,
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the checkpoint does not fit the model (missing or
-            unexpected keys, other shapes), naming the keys.
+        ValueError: the file cannot be read (truncated, not a checkpoint),
+            naming it.
     """
     allow_mmengine_checkpoint_types()
     if '://' in filename:
-        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
     else:
         if not osp.isfile(filename):
             raise FileNotFoundError(f'Checkpoint {filename!r} does not exist.')
-        checkpoint = torch.load(filename, map_location='cpu', weights_only=True)
-    state = checkpoint_state_dict(checkpoint, filename)
+        try:
+            checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
+        except (RuntimeError, EOFError) as error:  # truncated or not a torch file
+            raise ValueError(f'Checkpoint {filename!r} cannot be read: {error}') from error
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'Checkpoint {filename!r} holds a {type(checkpoint).__name__}, '
+                         'not a dict.')
+    return checkpoint
+
+
+def load_checkpoint_into(model: nn.Module, checkpoint: dict, filename: str,
+                         config_name: str = '<config>') -> None:
+    """Load a read ``checkpoint`` into ``model`` strictly.
+
+    The weights go into the multi-task model: ``model`` itself, or the
+    student of a ``KDAMDistiller`` (whose state is the student's only). A
+    distillation checkpoint (``student.*`` keys) fits the plain student model
+    as well as the distiller.
+
+    Raises:
+        ValueError: the checkpoint does not fit the model (missing or
+            unexpected keys, other shapes), naming the keys and the task heads.
+    """
+    from mmmtl.models.distillers import KDAMDistiller
     from mmmtl.models.segmentors.multitask_encoder_decoder import upgrade_state_dict
     from mmmtl.models.utils import state_dict_problems
+    target = model.student if isinstance(model, KDAMDistiller) else model
+    state = checkpoint_state_dict(checkpoint, filename)
     upgrade_state_dict(state)  # checkpoints written before decoders existed
-    expected = model.state_dict()
+    expected = target.state_dict()
     problems = state_dict_problems(expected, state)
     if problems:
         heads = [
@@ -120,10 +145,19 @@ def load_model_checkpoint(model: nn.Module, filename: str,
         if heads[0] != heads[1]:
             problems.append(f'the checkpoint has task heads {heads[0]}, the config {heads[1]}')
         raise ValueError(f'Checkpoint {filename!r} does not fit the model of {config_name!r} '
-                         f'({type(model).__name__}): ' + '; '.join(problems))
-    model.load_state_dict(state, strict=True)
-    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
-    return dict(meta or {})
+                         f'({type(target).__name__}): ' + '; '.join(problems))
+    target.load_state_dict(state, strict=True)
+
+
+def load_model_checkpoint(model: nn.Module, filename: str,
+                          config_name: str = '<config>') -> dict:
+    """Load ``filename`` into ``model`` strictly; return the checkpoint's ``meta``.
+
+    See :func:`read_checkpoint` and :func:`load_checkpoint_into`.
+    """
+    checkpoint = read_checkpoint(filename)
+    load_checkpoint_into(model, checkpoint, filename, config_name)
+    return dict(checkpoint.get('meta') or {})
 
 
 def _dataset_meta(cfg: Config, checkpoint_meta: dict) -> dict:

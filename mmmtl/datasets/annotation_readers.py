@@ -85,14 +85,26 @@ def load_mat(path: str) -> dict:
         raise ValueError(f'cannot read MATLAB file {path}: {error}') from None
 
 
-def check_label_range(label: np.ndarray, num_classes: int, path: str) -> None:
-    """Raise if a label other than 255 is outside ``[0, num_classes)``."""
+def check_label_range(label: np.ndarray, num_classes: int, path: str,
+                      stored: Optional[np.ndarray] = None) -> None:
+    """Raise if a label other than 255 is outside ``[0, num_classes)``.
+
+    Args:
+        stored: The values as stored in the file, when ``label`` was derived
+            from them (``reduce_zero_label``); the error reports these, the
+            values a user finds in the file.
+    """
     invalid = (label != IGNORE_INDEX) & ((label < 0) | (label >= num_classes))
     if invalid.any():
-        values = np.unique(label[invalid])[:10].tolist()
-        raise ValueError(f'label values {values} in {path} are outside the class '
-                         f'range [0, {num_classes}) and are not the ignore '
-                         f'index {IGNORE_INDEX}')
+        if stored is None:
+            values = np.unique(label[invalid])[:10].tolist()
+            raise ValueError(f'label values {values} in {path} are outside the class '
+                             f'range [0, {num_classes}) and are not the ignore '
+                             f'index {IGNORE_INDEX}')
+        values = np.unique(stored[invalid])[:10].tolist()
+        raise ValueError(f'stored label values {values} in {path} give classes outside '
+                         f'[0, {num_classes}) (reduce_zero_label: stored k is class k - 1, '
+                         f'stored 0 is ignored; valid stored values are 0..{num_classes})')
 
 
 def read_index_png(path: str) -> np.ndarray:
@@ -140,7 +152,7 @@ def read_label_png(path: str, num_classes: int, reduce_zero_label: bool = False)
         label[raw == 0] = IGNORE_INDEX
     else:
         label = raw
-    check_label_range(label, num_classes, path)
+    check_label_range(label, num_classes, path, raw if reduce_zero_label else None)
     return label.astype(np.uint8)
 
 

@@ -16,12 +16,12 @@ from .aligned_field import (
 )
 from .kinds import IGNORE_INDEX, BinaryKind, DepthKind, LabelKind, NormalKind
 from .table import ALL_TASKS, TASK_SPECS, check_tasks, get_task_spec, register_task
-from .task_kind import TASK_KINDS, TaskKind, get_task_kind, register_task_kind
+from .task_kind import TASK_KINDS, GTLimits, TaskKind, get_task_kind, register_task_kind
 from .task_spec import TaskSpec
 
 __all__ = [
     'ALIGNED_FIELDS', 'AlignedField', 'get_aligned_field', 'iter_aligned_fields',
     'register_aligned_field', 'IGNORE_INDEX', 'BinaryKind', 'DepthKind', 'LabelKind',
     'NormalKind', 'ALL_TASKS', 'TASK_SPECS', 'check_tasks', 'get_task_spec', 'register_task',
-    'TASK_KINDS', 'TaskKind', 'get_task_kind', 'register_task_kind', 'TaskSpec'
+    'TASK_KINDS', 'GTLimits', 'TaskKind', 'get_task_kind', 'register_task_kind', 'TaskSpec'
 ]

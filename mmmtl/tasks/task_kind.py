@@ -12,6 +12,7 @@ packed and in models (torch) it is (C, H, W), batched (N, C, H, W). The
 kinds draw and save with :mod:`mmmtl.visualization`'s helpers, imported
 when called (that package imports this one).
 """
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
@@ -19,6 +20,20 @@ import torch
 from torch import Tensor
 
 Array = Union[np.ndarray, Tensor]
+
+
+@dataclass(frozen=True)
+class GTLimits:
+    """What a plausible ground truth is (``tools/misc/check_dataset.py``).
+
+    Attributes:
+        num_classes: Classes of a label task (None: not checked).
+        depth_range: Plausible depth in metres; 0 marks invalid pixels.
+        normal_tolerance: Largest ``| |n| - 1 |`` of a valid normal.
+    """
+    num_classes: Optional[int] = None
+    depth_range: Tuple[float, float] = (0., 20.)
+    normal_tolerance: float = 0.1
 
 
 class TaskKind:
@@ -58,9 +73,10 @@ class TaskKind:
         """(N, C, H, W) ground truth -> (N, H, W) bool mask of valid pixels."""
         raise NotImplementedError
 
-    def check_gt(self, gt: np.ndarray, num_classes: Optional[int]) -> Optional[str]:
-        """The problem of a finite (H, W[, C]) ground-truth map, or None."""
-        return None
+    def bad_gt(self, gt: np.ndarray, limits: GTLimits) -> Tuple[np.ndarray, str]:
+        """The (H, W) bool mask of implausible pixels of a finite (H, W[, C])
+        ground truth as the loader gives it, and what is wrong with them."""
+        return np.zeros(gt.shape[:2], bool), ''
 
     def random_gt(self, num_classes: int, size_hw: Tuple[int, int],
                   generator: Optional[torch.Generator] = None) -> Tensor:

@@ -95,6 +95,17 @@ def test_palette_png_out_of_range_names_the_file(tmp_path):
         read_label_png(str(path), num_classes=21)
 
 
+def test_out_of_range_error_reports_the_stored_value(tmp_path):
+    """With reduce_zero_label a stored 77 is class 76: the error names the 77 in the file."""
+    raw = np.full((4, 4), 5, np.uint8)
+    raw[0, 0] = 77
+    path = tmp_path / 'nyud_seg.png'
+    Image.fromarray(raw).save(path)
+    with pytest.raises(ValueError, match=rf'stored label values \[77\] in {path}') as error:
+        read_label_png(str(path), num_classes=40, reduce_zero_label=True)
+    assert '76' not in str(error.value)
+
+
 def test_grayscale_pngs_keep_working(tmp_path):
     gray = np.arange(60, dtype=np.uint8).reshape(6, 10) % 21
     path8 = tmp_path / 'gray8.png'

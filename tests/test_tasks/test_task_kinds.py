@@ -9,6 +9,7 @@ from mmmtl.tasks import (
     IGNORE_INDEX,
     TASK_KINDS,
     TASK_SPECS,
+    GTLimits,
     TaskKind,
     TaskSpec,
     check_tasks,
@@ -78,13 +79,24 @@ def test_random_gt_is_valid_ground_truth():
         gt = kind.random_gt(5, (6, 7), gen)
         assert gt.shape == (kind.gt_channels, 6, 7), spec.name
         assert kind.valid_mask(gt[None]).all(), spec.name
-        assert kind.check_gt(gt.permute(1, 2, 0).squeeze(-1).numpy(), 5) is None, spec.name
+        bad, _ = kind.bad_gt(gt.permute(1, 2, 0).squeeze(-1).numpy(), GTLimits(num_classes=5))
+        assert not bad.any(), spec.name
 
 
-def test_check_gt_names_the_problem():
-    assert 'outside [0, 3)' in get_task_kind('label').check_gt(np.array([[1, 4]]), 3)
-    assert get_task_kind('label').check_gt(np.array([[1, 255]]), 3) is None
-    assert 'not in {0, 1, 255}' in get_task_kind('binary').check_gt(np.array([[2]]), None)
-    assert 'negative depth' in get_task_kind('depth').check_gt(np.array([[-1.]]), None)
-    assert 'outside [-1, 1]' in get_task_kind('normal').check_gt(np.full((1, 1, 3), 2.), None)
-    assert '(H, W, 3)' in get_task_kind('normal').check_gt(np.zeros((2, 2)), None)
+def test_bad_gt_marks_the_implausible_pixels_and_names_the_problem():
+    def bad(kind, gt, **limits):
+        mask, what = get_task_kind(kind).bad_gt(np.asarray(gt), GTLimits(**limits))
+        return mask.tolist(), what
+
+    assert bad('label', [[1, 4, 255]], num_classes=3) == (
+        [[False, True, False]], 'labels [4] outside [0, 3) and not 255')
+    assert bad('label', [[1, 255]], num_classes=3)[0] == [[False, False]]
+    assert bad('binary', [[2, 1]])[1] == 'values [2] not in {0, 1, 255}'
+    assert bad('depth', [[-1., 0., 3., 1e30]])[0] == [[True, False, False, True]]
+    assert 'plausible range [0, 20] m' in bad('depth', [[1e30]])[1]
+    assert bad('depth', [[30.]], depth_range=(0., 40.))[0] == [[False]]
+    # An all-zero normals PNG decodes to (-1, -1, -1): |n| = 1.73, not a unit vector.
+    mask, what = bad('normal', np.full((1, 2, 3), -1.))
+    assert mask == [[True, True]] and '|n| in [1.73, 1.73]' in what
+    assert bad('normal', [[[0., 0., 0.], [0., 0.6, 0.8]]])[0] == [[False, False]]
+    assert '(H, W, 3)' in bad('normal', np.zeros((2, 2)))[1]

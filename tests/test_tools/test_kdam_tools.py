@@ -134,6 +134,24 @@ def test_extracted_student_tests_like_the_distiller_validated(kdam_run, syntheti
         assert validated[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
 
 
+@pytest.mark.parametrize('config', [KDAM_CONFIG, STUDENT_CONFIG])
+def test_kdam_checkpoint_tests_like_the_distiller_validated(config, kdam_run,
+                                                            synthetic_nyud_root, tmp_path):
+    """The run's own checkpoint with the KDAM config (the teacher not on disk) or
+    with the student config: the validation's numbers, no conversion needed."""
+    work_dir, _ = kdam_run
+    metrics_file = tmp_path / 'metrics.json'
+    run_tool([PYTHON, 'tools/test.py', config, str(work_dir / f'iter_{ITERS}.pth'),
+              '--work-dir', str(tmp_path), '--metrics-out', str(metrics_file), '--cfg-options',
+              f'test_dataloader.dataset.data_root={synthetic_nyud_root}',
+              *([f'model.teacher_ckpt={tmp_path}/no_teacher'] if config == KDAM_CONFIG else [])])
+    tested = json.loads(metrics_file.read_text())
+    validated = validation_metrics(work_dir)
+    assert 'edge/odsF' in tested and 'normal/mean' in tested
+    for key, value in tested.items():
+        assert validated[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
 @pytest.fixture(scope='module')
 def kdam_ddp_and_single(synthetic_nyud_root, teacher_dir, tmp_path_factory):
     """A 2-process KDAM run (1 image per rank) and a 1-process run (2 images):

@@ -71,6 +71,27 @@ def _last_checkpoint(work_dir: str) -> str:
     return path if osp.isabs(path) or osp.isfile(path) else osp.join(work_dir, path)
 
 
+def student_data_preprocessor(student: dict, data_preprocessor: Optional[dict]
+                               ) -> Optional[dict]:
+    """The preprocessor of a distiller whose student config is ``student``.
+
+    ``data_preprocessor`` (the distiller's) defaults to the student's. Both given
+    and different is an error: one of them would be ignored without a word.
+    """
+    own = student.get('data_preprocessor')
+    if data_preprocessor is None or own is None:
+        return data_preprocessor if data_preprocessor is not None else own
+    if dict(own) != dict(data_preprocessor):
+        differing = sorted(key for key in set(own) | set(data_preprocessor)
+                           if own.get(key) != data_preprocessor.get(key))
+        raise ValueError(
+            'KDAMDistiller: model.data_preprocessor and model.student.data_preprocessor '
+            f'differ in {differing} (distiller: {[data_preprocessor.get(k) for k in differing]}, '
+            f'student: {[own.get(k) for k in differing]}); the distiller preprocesses the batch '
+            'for both networks, so set only one of them (the student\'s is the default).')
+    return data_preprocessor
+
+
 def _for_task(task: str, fn, *args):
     """``fn(*args)``; a ValueError names the distilled ``task``."""
     try:
@@ -115,12 +136,16 @@ class KDAMDistiller(BaseModel):
         distill_task_weights: ``{task: w_n}``; 1 for unlisted tasks.
         distill_aux: Also distil the student's auxiliary outputs (initial /
             multi-scale predictions of decoders such as ATRC, InvPT), each
-            against the teacher's output of the same name or its final logits;
-            auxiliary outputs with other channels than the teacher's (ATRC's
-            depth bins, normal clusters) are not distilled.
+            against the teacher's output of the same name or its final logits.
+            Only auxiliary outputs may have other channels than the teacher's
+            (ATRC's initial depth bins and normal clusters): they are not
+            distilled, and the log names them at the first step. The final
+            logits of every distilled task must have the teacher's channels
+            (:meth:`check_teacher_channels`).
         allow_untrained_teacher: Use a randomly initialised teacher when
             ``teacher_ckpt`` is None or does not exist (tests, benchmarks).
-        data_preprocessor: Defaults to the student's.
+        data_preprocessor: Defaults to the student's; giving both with
+            different settings is an error.
         init_cfg: Initialisation config of the distiller.
     """
 
@@ -136,8 +161,7 @@ class KDAMDistiller(BaseModel):
                  allow_untrained_teacher: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = student.get('data_preprocessor')
+        data_preprocessor = student_data_preprocessor(student, data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student)
         teacher_model_config = teacher_model_cfg(teacher_cfg)
@@ -154,6 +178,12 @@ class KDAMDistiller(BaseModel):
         object.__setattr__(self, '_teacher', teacher_model)
 
         self.distill_aux = distill_aux
+        for name, value in (('alpha', alpha), ('beta', beta),
+                            *((f'distill_task_weights[{task!r}]', weight)
+                              for task, weight in (distill_task_weights or {}).items())):
+            if not value >= 0:  # also refuses NaN
+                raise ValueError(f'KDAMDistiller: {name} is {value}; loss factors must be >= 0 '
+                                 '(a negative factor maximises its loss).')
         self.alpha = float(alpha)
         self.beta = float(beta)
         distill_losses = distill_losses or {}
@@ -171,6 +201,8 @@ class KDAMDistiller(BaseModel):
         self.distill_task_weights = {
             task: float(distill_task_weights.get(task, 1.0)) for task in self.distill_losses
         }
+        self.check_teacher_channels(teacher_model.task_channels)
+        self._skipped_aux: set = set()  # (aux name, task) pairs already logged
 
     # ------------------------------------------------------------ building
     @staticmethod
@@ -201,6 +233,26 @@ class KDAMDistiller(BaseModel):
                 f'{student_tasks}, teacher tasks {teacher_tasks} (only in the student: '
                 f'{sorted(set(student_tasks) - set(teacher_tasks))}, only in the teacher: '
                 f'{sorted(set(teacher_tasks) - set(student_tasks))}).')
+
+    def check_teacher_channels(self, teacher_channels: Dict[str, int]) -> None:
+        """Raise unless every distilled task's final logits have the teacher's channels.
+
+        Args:
+            teacher_channels: ``{task: channels}`` of the teacher's final
+                logits (from the teacher model, or from the manifest of cached
+                teacher outputs).
+        """
+        student_channels = self.student.task_channels
+        for task in self.distill_losses:
+            if task not in teacher_channels:
+                raise KeyError(f'KDAMDistiller: the teacher has no output for the distilled task '
+                               f'{task!r} (teacher outputs: {sorted(teacher_channels)}).')
+            if int(teacher_channels[task]) != student_channels[task]:
+                raise ValueError(
+                    f'KDAMDistiller: distilled task {task!r}: the teacher outputs '
+                    f'{int(teacher_channels[task])} channels, the student '
+                    f'{student_channels[task]}; distillation compares them channel by channel, '
+                    'so both must predict the same classes / quantity.')
 
     @staticmethod
     def _load_teacher(teacher: nn.Module, ckpt: Optional[str], allow_untrained: bool,
@@ -315,9 +367,11 @@ class KDAMDistiller(BaseModel):
                       for name, logits in student_aux.items()]
         for suffix, student_outputs, teacher_outputs in pairs:
             for task, distill_loss in self.distill_losses.items():
-                if (task not in student_outputs or student_outputs[task].shape[1] !=
-                        teacher_outputs[task].shape[1]):
-                    continue  # e.g. ATRC's initial depth bins: not the task's output space
+                if task not in student_outputs:
+                    continue  # an auxiliary output of some tasks only (ATRC's guiding tasks)
+                if student_outputs[task].shape[1] != teacher_outputs[task].shape[1]:
+                    self._skip_aux(suffix, task, student_outputs[task], teacher_outputs[task])
+                    continue
                 terms = _for_task(task, distill_loss, student_outputs[task],
                                   teacher_outputs[task], valid_masks.get(task))
                 weight = self.beta * self.distill_task_weights[task]
@@ -325,6 +379,18 @@ class KDAMDistiller(BaseModel):
                     losses[f'loss_kd_{task}{suffix}_{term}'] = (value if weight == 1 else
                                                                weight * value)
         return losses
+
+    def _skip_aux(self, suffix: str, task: str, student: Tensor, teacher: Tensor) -> None:
+        """Leave out an auxiliary output in another output space (logged once); a
+        final output in another space is an error."""
+        if not suffix:
+            raise ValueError(f'KDAMDistiller: distilled task {task!r}: the teacher outputs '
+                             f'{teacher.shape[1]} channels, the student {student.shape[1]}.')
+        if (suffix, task) not in self._skipped_aux:
+            self._skipped_aux.add((suffix, task))
+            print_log(f'KDAMDistiller: the auxiliary output {suffix[1:]!r} of {task!r} '
+                      f'({student.shape[1]} channels) is not distilled: the teacher\'s '
+                      f'counterpart has {teacher.shape[1]} channels.', logger='current')
 
     @staticmethod
     def _valid_mask(task: str, data_samples: List[MultiTaskDataSample],

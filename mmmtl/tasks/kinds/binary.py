@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..task_kind import register_task_kind
+from ..task_kind import GTLimits, register_task_kind
 from .label import IGNORE_INDEX, LabelKind
 
 
@@ -20,11 +20,9 @@ class BinaryKind(LabelKind):
     name = 'binary'
     target = '(N, 1, H, W) int64 labels in {0, 1}, 255 = ignore'
 
-    def check_gt(self, gt: np.ndarray, num_classes: Optional[int]) -> Optional[str]:
-        bad = np.unique(gt[~np.isin(gt, (0, 1, IGNORE_INDEX))])
-        if bad.size:
-            return f'values {bad[:5].tolist()} not in {{0, 1, {IGNORE_INDEX}}}'
-        return None
+    def bad_gt(self, gt: np.ndarray, limits: GTLimits) -> Tuple[np.ndarray, str]:
+        bad = ~np.isin(gt, (0, 1, IGNORE_INDEX))
+        return bad, f'values {np.unique(gt[bad])[:5].tolist()} not in {{0, 1, {IGNORE_INDEX}}}'
 
     def random_gt(self, num_classes: int, size_hw: Tuple[int, int],
                   generator: Optional[torch.Generator] = None) -> Tensor:

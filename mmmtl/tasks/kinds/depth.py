@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..task_kind import Array, TaskKind, register_task_kind
+from ..task_kind import Array, GTLimits, TaskKind, register_task_kind
 
 
 @register_task_kind
@@ -28,10 +28,13 @@ class DepthKind(TaskKind):
     def valid_mask(self, gt: Tensor) -> Tensor:
         return torch.isfinite(gt[:, 0]) & (gt[:, 0] > 0)
 
-    def check_gt(self, gt: np.ndarray, num_classes: Optional[int]) -> Optional[str]:
-        if (gt < 0).any():
-            return f'negative depth (min {float(gt.min()):.3g})'
-        return None
+    def bad_gt(self, gt: np.ndarray, limits: GTLimits) -> Tuple[np.ndarray, str]:
+        low, high = limits.depth_range
+        bad = (gt != 0) & ((gt < low) | (gt > high))
+        if not bad.any():
+            return bad, ''
+        return bad, (f'depth in [{float(gt[bad].min()):.3g}, {float(gt[bad].max()):.3g}], '
+                     f'neither 0 (invalid) nor in the plausible range [{low:g}, {high:g}] m')
 
     def random_gt(self, num_classes: int, size_hw: Tuple[int, int],
                   generator: Optional[torch.Generator] = None) -> Tensor:

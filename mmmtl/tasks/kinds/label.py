@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..task_kind import TaskKind, register_task_kind
+from ..task_kind import GTLimits, TaskKind, register_task_kind
 
 IGNORE_INDEX = 255
 
@@ -26,13 +26,12 @@ class LabelKind(TaskKind):
     def valid_mask(self, gt: Tensor) -> Tensor:
         return gt[:, 0] != IGNORE_INDEX
 
-    def check_gt(self, gt: np.ndarray, num_classes: Optional[int]) -> Optional[str]:
-        if num_classes is None:
-            return None
-        bad = np.unique(gt[(gt != IGNORE_INDEX) & ((gt < 0) | (gt >= num_classes))])
-        if bad.size:
-            return f'labels {bad[:5].tolist()} outside [0, {num_classes}) and not {IGNORE_INDEX}'
-        return None
+    def bad_gt(self, gt: np.ndarray, limits: GTLimits) -> Tuple[np.ndarray, str]:
+        if limits.num_classes is None:
+            return np.zeros(gt.shape[:2], bool), ''
+        bad = (gt != IGNORE_INDEX) & ((gt < 0) | (gt >= limits.num_classes))
+        return bad, (f'labels {np.unique(gt[bad])[:5].tolist()} outside '
+                     f'[0, {limits.num_classes}) and not {IGNORE_INDEX}')
 
     def random_gt(self, num_classes: int, size_hw: Tuple[int, int],
                   generator: Optional[torch.Generator] = None) -> Tensor:

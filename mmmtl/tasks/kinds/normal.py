@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..task_kind import TaskKind, register_task_kind
+from ..task_kind import GTLimits, TaskKind, register_task_kind
 
 # Component of the normal that a flip in each direction negates (x points right, y down).
 FLIPPED_COMPONENT = dict(horizontal=0, vertical=1)
@@ -32,12 +32,16 @@ class NormalKind(TaskKind):
     def valid_mask(self, gt: Tensor) -> Tensor:
         return gt.abs().sum(dim=1) > 0
 
-    def check_gt(self, gt: np.ndarray, num_classes: Optional[int]) -> Optional[str]:
+    def bad_gt(self, gt: np.ndarray, limits: GTLimits) -> Tuple[np.ndarray, str]:
         if gt.ndim != 3 or gt.shape[2] != 3:
-            return f'expected (H, W, 3) normals, got {gt.shape}'
-        if np.abs(gt).max() > 1 + 1e-3:
-            return f'components outside [-1, 1] (max |n| {float(np.abs(gt).max()):.3g})'
-        return None
+            return np.ones(gt.shape[:2], bool), f'expected (H, W, 3) normals, got {gt.shape}'
+        norms = np.linalg.norm(gt, axis=2)
+        bad = (np.abs(norms - 1) > limits.normal_tolerance) & (norms != 0)
+        if not bad.any():
+            return bad, ''
+        return bad, (f'|n| in [{float(norms[bad].min()):.3g}, {float(norms[bad].max()):.3g}], '
+                     f'neither unit vectors (within {limits.normal_tolerance:g}) nor the '
+                     'ignore vector (0, 0, 0)')
 
     def random_gt(self, num_classes: int, size_hw: Tuple[int, int],
                   generator: Optional[torch.Generator] = None) -> Tensor:

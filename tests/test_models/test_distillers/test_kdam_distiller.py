@@ -363,3 +363,76 @@ def test_runner_training_then_extract_student_predicts_identically(
 
     with pytest.raises(KeyError, match='not a KDAMDistiller checkpoint'):
         tool.extract_student(dict(state_dict=student.state_dict()), 'plain.pth')
+
+
+@pytest.mark.parametrize('teacher_classes, student_classes', [(41, 40), (40, 41)])
+def test_channel_mismatch_of_a_distilled_task_is_a_build_error(teacher_classes, student_classes):
+    """Teacher semseg 41 vs student 40 (and back) used to drop loss_kd_semseg_* silently."""
+    teacher, student = tiny_segmentor(16), tiny_segmentor(8)
+    teacher['task_heads']['semseg']['out_channels'] = teacher_classes
+    student['task_heads']['semseg']['out_channels'] = student_classes
+    with pytest.raises(ValueError, match=rf"distilled task 'semseg': the teacher outputs "
+                       rf'{teacher_classes} channels, the student {student_classes}'):
+        MODELS.build(distiller_cfg(teacher_cfg=teacher, student=student))
+
+
+def test_check_teacher_channels_takes_channels_from_any_source():
+    """The check reads {task: channels}, e.g. from a cache manifest, not only the model."""
+    distiller = MODELS.build(distiller_cfg())
+    distiller.check_teacher_channels(dict(semseg=40, depth=1, normal=3, edge=1))
+    with pytest.raises(ValueError, match=r"'normal': the teacher outputs 1 channels, the "
+                       'student 3'):
+        distiller.check_teacher_channels(dict(semseg=40, depth=1, normal=1, edge=1))
+    with pytest.raises(KeyError, match="distilled task 'edge'"):
+        distiller.check_teacher_channels(dict(semseg=40, depth=1, normal=3))
+
+
+def test_auxiliary_outputs_in_another_space_are_skipped_and_logged(batch, tmp_path):
+    """ATRC's initial depth bins / normal clusters (40 channels) have no counterpart in
+    the teacher's 1 / 3 channel outputs: not distilled, and the log says which."""
+    from mmengine.logging import MMLogger
+    cfg = Config.fromfile('configs/synthetic/kdam_atrc_student_synthetic_nyud.py')
+    cfg.model.update(teacher_ckpt=None, allow_untrained_teacher=True, distill_aux=True)
+    distiller = MODELS.build(cfg.model)
+    log_file = tmp_path / 'run.log'
+    MMLogger.get_instance('kdam_aux_skip_test', log_file=str(log_file))
+    losses = distiller.loss(**distiller.data_preprocessor(batch, True))
+    log = log_file.read_text()
+    for task in ('depth', 'normal'):
+        assert (f"auxiliary output 'initial' of {task!r} (40 channels) is not distilled"
+                in log), log
+        assert not any(name.startswith(f'loss_kd_{task}_initial') for name in losses)
+    assert 'loss_kd_semseg_initial_inter' in losses  # 40 classes on both sides
+    assert "of 'semseg'" not in log
+    distiller.loss(**distiller.data_preprocessor(batch, True))
+    assert log_file.read_text().count("of 'depth' (40 channels)") == 1  # logged once
+
+
+def test_student_and_distiller_data_preprocessors_must_agree():
+    """model.student.data_preprocessor was replaced by model.data_preprocessor silently."""
+    from mmmtl.apis.inference import model_config_for_inference
+    other = dict(tiny_segmentor(8)['data_preprocessor'], size_divisor=32)
+    match = (r"model.data_preprocessor and model.student.data_preprocessor differ in "
+             r"\['size_divisor'\] \(distiller: \[32\], student: \[8\]\)")
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(distiller_cfg(data_preprocessor=other))
+    with pytest.raises(ValueError, match=match):
+        model_config_for_inference(Config(dict(model=distiller_cfg(data_preprocessor=other))))
+    # the same settings in both places, or in one of them, are fine
+    same = copy.deepcopy(tiny_segmentor(8)['data_preprocessor'])
+    assert MODELS.build(distiller_cfg(data_preprocessor=same)).data_preprocessor.size_divisor == 8
+    student = tiny_segmentor(8)
+    del student['data_preprocessor']
+    distiller = MODELS.build(distiller_cfg(student=student, data_preprocessor=other))
+    assert distiller.data_preprocessor.size_divisor == 32
+
+
+@pytest.mark.parametrize('kwargs, name', [
+    (dict(alpha=-1.), 'alpha'),
+    (dict(beta=-0.5), 'beta'),
+    (dict(distill_task_weights=dict(depth=-2.)), r"distill_task_weights\['depth'\]"),
+])
+def test_negative_loss_factors_are_refused(kwargs, name):
+    with pytest.raises(ValueError, match=rf'KDAMDistiller: {name} is -[0-9.]+; loss factors '
+                       'must be >= 0'):
+        MODELS.build(distiller_cfg(**kwargs))
