@@ -7,11 +7,11 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import BaseModel, revert_sync_batchnorm
-from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
 
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
+from mmmtl.utils.checkpoint import load_checkpoint_file
 from mmmtl.utils.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
@@ -223,7 +223,7 @@ class KDAMDistiller(BaseModel):
             advice = f'{how}set model.teacher_ckpt to the trained teacher.'
             raise FileNotFoundError(_missing_path_message('teacher_ckpt', ckpt) + ' ' +
                                     advice[0].upper() + advice[1:])
-        checkpoint = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
+        checkpoint = load_checkpoint_file(ckpt)
         state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint,
                                                                        dict) else None
         if not isinstance(state, dict):
