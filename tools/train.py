@@ -14,8 +14,12 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmmtl.registry import RUNNERS
-from mmmtl.utils import (collective_timeout_names_ranks, find_resumable_checkpoint,
-                         init_cpu_distributed, register_all_modules)
+from mmmtl.utils import (
+    collective_timeout_names_ranks,
+    find_resumable_checkpoint,
+    init_cpu_distributed,
+    register_all_modules,
+)
 
 
 def parse_args() -> argparse.Namespace:
