@@ -2,55 +2,24 @@
 intact, no truncated file, and an error naming the file."""
 import builtins
 import errno
-import os.path as osp
 
 import pytest
 import torch
+from file_faults import open_failing_halfway
 from toy_training import toy_batches, toy_runner
 
 from mmmtl.utils import is_complete_checkpoint
 
 
-def fill_disk_while_writing(monkeypatch, victim: str, nth: int) -> None:
-    """The ``nth`` opening for writing of a file named ``victim*`` gives a file
-    whose write stores half the data, then fails with ENOSPC."""
-    real_open = builtins.open
-    opened = []
-
-    class FullDisk:
-        def __init__(self, handle):
-            self.handle = handle
-
-        def write(self, data):
-            self.handle.write(data[:len(data) // 2])
-            self.handle.flush()
-            raise OSError(errno.ENOSPC, 'No space left on device')
-
-        def __getattr__(self, name):
-            return getattr(self.handle, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.handle.close()
-
-    def open_on_full_disk(file, mode='r', *args, **kwargs):
-        handle = real_open(file, mode, *args, **kwargs)
-        if 'w' in mode and osp.basename(str(file)).startswith(victim):
-            opened.append(file)
-            if len(opened) == nth:
-                return FullDisk(handle)
-        return handle
-
-    monkeypatch.setattr(builtins, 'open', open_on_full_disk)
+def no_space_left() -> None:
+    raise OSError(errno.ENOSPC, 'No space left on device')
 
 
 # the checkpoint of iteration 3, or the last_checkpoint marker naming it
 @pytest.mark.parametrize('victim,nth', [('iter_3.pth', 1), ('last_checkpoint', 3)])
 def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, victim, nth):
     runner = toy_runner(tmp_path, toy_batches(4), max_keep_ckpts=1)
-    fill_disk_while_writing(monkeypatch, victim, nth)
+    monkeypatch.setattr(builtins, 'open', open_failing_halfway(victim, nth, no_space_left))
     with pytest.raises(OSError, match=f'No space left on device: could not write '
                        f"'{tmp_path / victim}'") as error:
         runner.train()

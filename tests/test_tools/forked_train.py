@@ -9,13 +9,14 @@ status (1 on an exception, whose traceback goes to the log).
 import builtins
 import multiprocessing
 import os
-import os.path as osp
 import signal
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
+from file_faults import open_failing_halfway
 from tool_loader import load_tool
 
 from .utils import REPO_ROOT
@@ -38,37 +39,8 @@ def kill_while_writing(victim: str, nth: int = 1) -> None:
     """SIGKILL this process halfway through writing the ``nth`` file opened for
     writing whose name starts with ``victim`` (e.g. ``iter_3.pth``, or
     ``last_checkpoint``): half the data reach the file, then the process dies."""
-    real_open = builtins.open
-    opened = []
-
-    class DyingFile:
-        def __init__(self, handle):
-            self.handle = handle
-
-        def write(self, data):
-            self.handle.write(data[:len(data) // 2])
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        def __getattr__(self, name):
-            return getattr(self.handle, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.handle.close()
-
-    def open_and_die(file, mode='r', *args, **kwargs):
-        handle = real_open(file, mode, *args, **kwargs)
-        if 'w' in mode and osp.basename(str(file)).startswith(victim):
-            opened.append(file)
-            if len(opened) == nth:
-                return DyingFile(handle)
-        return handle
-
-    builtins.open = open_and_die
+    builtins.open = open_failing_halfway(victim, nth,
+                                         lambda: os.kill(os.getpid(), signal.SIGKILL))
 
 
 def _train_child(argv: Sequence[str], log_path: str, environ: Dict[str, str],
@@ -106,16 +78,25 @@ def start_train(argv: Sequence[str], log_path, environ: Optional[Dict[str, str]]
 
 
 def train(argv: Sequence[str], log_path, kill_after: Optional[float] = None,
-          timeout: float = 300, **kwargs) -> int:
+          kill_after_output: str = '', timeout: float = 300, **kwargs) -> int:
     """Run ``tools/train.py argv`` in a forked child and return its exit code:
-    ``-9`` when it was killed (SIGKILL ``kill_after`` seconds after the start,
-    or by its ``fault``)."""
+    ``-9`` when it was killed (by its ``fault``, or with SIGKILL ``kill_after``
+    seconds after the log first shows ``kill_after_output``, or after the start)."""
+    log_path = Path(log_path)
+    log_path.touch()
+    offset = log_path.stat().st_size
     process = start_train(argv, log_path, **kwargs)
-    process.join(kill_after if kill_after is not None else timeout)
+    deadline = time.monotonic() + timeout
+    while kill_after_output and process.is_alive() and time.monotonic() < deadline:
+        with open(log_path) as log:
+            log.seek(offset)
+            if kill_after_output in log.read():
+                break
+        time.sleep(0.02)
+    process.join(kill_after if kill_after is not None else deadline - time.monotonic())
     if process.is_alive():
-        if kill_after is None:
-            process.kill()
-            raise TimeoutError(f'tools/train.py {" ".join(argv)} ran over {timeout} s')
         process.kill()
         process.join()
+        if kill_after is None:
+            raise TimeoutError(f'tools/train.py {" ".join(argv)} ran over {timeout} s')
     return process.exitcode
