@@ -19,7 +19,7 @@ class NonFiniteLossHook(Hook):
 
     It reads the loss values ``RuntimeInfoHook`` has already copied to the
     host for logging (no extra device synchronisation) and runs before
-    ``CheckpointHook`` (priority ``LOW`` < ``VERY_LOW``), so the iteration that
+    ``CheckpointHook`` (priority ``LOW``, theirs ``VERY_LOW``), so the iteration that
     produced the non-finite loss is never checkpointed. Before any checkpoint
     is written it also checks that every floating-point tensor of the model's
     state is finite (a finite loss with overflowing gradients can still leave
