@@ -3,12 +3,7 @@ import os
 import os.path as osp
 from typing import Union
 
-TEMP_SUFFIX = '.tmp'
-
-
-def temp_path_of(path: str) -> str:
-    """The temporary file :func:`atomic_write` fills before renaming it to ``path``."""
-    return f'{path}.{os.getpid()}{TEMP_SUFFIX}'
+TEMP_SUFFIX = '.tmp'  # of the temporary file <path>.<pid>.tmp
 
 
 def _fsync_dir(directory: str) -> None:
@@ -38,7 +33,7 @@ def atomic_write(path: Union[str, os.PathLike], data: Union[bytes, str]) -> None
     os.makedirs(directory, exist_ok=True)
     if isinstance(data, str):
         data = data.encode('utf-8')
-    temp = temp_path_of(path)
+    temp = f'{path}.{os.getpid()}{TEMP_SUFFIX}'
     try:
         with open(temp, 'wb') as handle:
             handle.write(data)
