@@ -53,3 +53,35 @@ def test_skip_opt_out_gives_up_when_every_update_is_non_finite(tmp_path):
                         optim_args=dict(max_consecutive_skips=3))
     with pytest.raises(FloatingPointError, match=r'Iteration 4: 3 updates in a row'):
         runner.train()
+
+
+def _skip_on_rank(rank: int, port: int, results) -> None:
+    import torch.distributed as dist
+    from mmengine.optim import build_optim_wrapper
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=2)
+    model = torch.nn.Linear(2, 1)
+    wrapper = build_optim_wrapper(model, dict(type='SkipNonFiniteOptimWrapper',
+                                              optimizer=dict(type='SGD', lr=0.1)))
+    before = model.weight.detach().clone()
+    loss = model(torch.ones(1, 2)).sum() * (float('nan') if rank == 0 else 1.)
+    wrapper.update_params(loss)
+    results.put((rank, wrapper.skipped_updates, torch.equal(model.weight, before)))
+    dist.destroy_process_group()
+
+
+def test_skip_opt_out_skips_on_every_rank_when_one_rank_must():
+    """Rank 0's loss is NaN, rank 1's is finite: both skip, or the ranks' weights
+    would drift apart."""
+    import multiprocessing
+
+    from test_tools.utils import free_port
+    context = multiprocessing.get_context('fork')
+    results, port = context.Queue(), free_port()
+    ranks = [context.Process(target=_skip_on_rank, args=(rank, port, results))
+             for rank in range(2)]
+    for process in ranks:
+        process.start()
+    for process in ranks:
+        process.join(60)
+    assert sorted(results.get(timeout=5) for _ in ranks) == [(0, 1, True), (1, 1, True)]
