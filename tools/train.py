@@ -14,7 +14,12 @@ from mmengine.logging import print_log
 
 from mmmtl.engine import MultiTaskRunner
 from mmmtl.registry import RUNNERS
-from mmmtl.utils import init_cpu_distributed, register_all_modules
+from mmmtl.utils import (
+    collective_timeout_names_ranks,
+    find_resumable_checkpoint,
+    init_cpu_distributed,
+    register_all_modules,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -25,7 +30,8 @@ def parse_args() -> argparse.Namespace:
         '--resume',
         action='store_true',
         default=False,
-        help='resume from the latest checkpoint in the work_dir automatically')
+        help='resume from the latest checkpoint in the work_dir automatically (the one '
+        'last_checkpoint names, or the newest complete one if that is missing or incomplete)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -68,6 +74,30 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
+def check_schedule(cfg: Config) -> None:
+    """Refuse a training schedule that would train nothing."""
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in ('max_iters', 'max_epochs'):
+        value = train_cfg.get(key)
+        if value is not None and value <= 0:
+            raise ValueError(f'train_cfg.{key} is {value}: a run must train at least one '
+                             f'{key[4:-1]}.')
+
+
+def resolve_resume(cfg: Config) -> None:
+    """Point ``--resume`` at a complete checkpoint of ``cfg.work_dir`` (if any).
+
+    mmengine trusts ``last_checkpoint`` blindly; an empty marker or one naming
+    a missing or truncated file would make resuming fail although complete
+    checkpoints exist.
+    """
+    checkpoint = find_resumable_checkpoint(cfg.work_dir)
+    if checkpoint is not None:
+        cfg.load_from = checkpoint
+    elif cfg.get('load_from') is None:
+        cfg.resume = False  # nothing to resume: a fresh run
+
+
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
@@ -87,14 +117,17 @@ def main() -> None:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
+    check_schedule(cfg)
+    if args.resume:
+        resolve_resume(cfg)
 
     init_cpu_distributed(cfg, args.launcher)
 
-    if 'runner_type' not in cfg:
-        runner = MultiTaskRunner.from_cfg(cfg)  # strict checkpoint loading
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    with collective_timeout_names_ranks(cfg):
+        # MultiTaskRunner: strict checkpoint loading (load_from, --resume).
+        runner = (MultiTaskRunner.from_cfg(cfg) if 'runner_type' not in cfg else
+                  RUNNERS.build(cfg))
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -19,11 +19,10 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmmtl.registry import DATASETS, MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils import allow_mmengine_checkpoint_types, register_all_modules
+from mmmtl.utils import read_checkpoint, register_all_modules
 
 ImageType = Union[str, Path, np.ndarray]
 ImagesType = Union[ImageType, Sequence[ImageType]]
@@ -86,34 +85,6 @@ def checkpoint_state_dict(checkpoint: Any, source: str = '<checkpoint>') -> Dict
             for key, value in state.items() if key.startswith(STUDENT_PREFIX)
         }
     return state
-
-
-def read_checkpoint(filename: str, map_location: Any = 'cpu') -> dict:
-    """Read a checkpoint file (or URL) the safe way.
-
-    Local files are read with ``torch.load(weights_only=True)`` (the types
-    mmengine writes into checkpoints are allow-listed, nothing else is
-    unpickled); URLs go through mmengine's ``CheckpointLoader``.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be read (truncated, not a checkpoint),
-            naming it.
-    """
-    allow_mmengine_checkpoint_types()
-    if '://' in filename:
-        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
-    else:
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'Checkpoint {filename!r} does not exist.')
-        try:
-            checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
-        except (RuntimeError, EOFError) as error:  # truncated or not a torch file
-            raise ValueError(f'Checkpoint {filename!r} cannot be read: {error}') from error
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f'Checkpoint {filename!r} holds a {type(checkpoint).__name__}, '
-                         'not a dict.')
-    return checkpoint
 
 
 def load_checkpoint_into(model: nn.Module, checkpoint: dict, filename: str,

@@ -32,7 +32,8 @@ class MultiTaskRunner(Runner):
         interface only: loading is always strict, and a DDP ``module.``
         prefix is stripped.
         """
-        from mmmtl.apis.inference import load_checkpoint_into, read_checkpoint
+        from mmmtl.apis.inference import load_checkpoint_into
+        from mmmtl.utils import read_checkpoint
         model = self.model.module if is_model_wrapper(self.model) else self.model
         try:
             checkpoint = read_checkpoint(str(filename), map_location)

@@ -7,12 +7,12 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import BaseModel, revert_sync_batchnorm
-from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor
 
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import get_task_spec
+from mmmtl.utils.checkpoint import find_resumable_checkpoint, read_checkpoint
 
 from ..losses.distill_utils import valid_mask_from_gt
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
@@ -60,15 +60,15 @@ def teacher_model_cfg(teacher_cfg: Union[str, dict, Config]) -> dict:
 
 
 def _last_checkpoint(work_dir: str) -> str:
-    """The checkpoint named by ``<work_dir>/last_checkpoint`` (written by mmengine)."""
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        raise FileNotFoundError(f'KDAMDistiller: teacher_ckpt {work_dir!r} is a directory '
-                                f'without a last_checkpoint file; train the teacher there '
-                                'first or give the checkpoint file.')
-    with open(marker) as handle:
-        path = handle.read().strip()
-    return path if osp.isabs(path) or osp.isfile(path) else osp.join(work_dir, path)
+    """The newest complete checkpoint of the teacher's ``work_dir`` (the one
+    ``last_checkpoint`` names, unless it is missing or incomplete)."""
+    ckpt = find_resumable_checkpoint(work_dir)
+    if ckpt is None:
+        raise FileNotFoundError(
+            f'KDAMDistiller: teacher_ckpt {work_dir!r} is a directory without a complete '
+            'checkpoint (no last_checkpoint, no iter_*.pth); train the teacher there first or '
+            'give the checkpoint file.')
+    return ckpt
 
 
 def student_data_preprocessor(student: dict, data_preprocessor: Optional[dict]
@@ -275,7 +275,7 @@ class KDAMDistiller(BaseModel):
             advice = f'{how}set model.teacher_ckpt to the trained teacher.'
             raise FileNotFoundError(_missing_path_message('teacher_ckpt', ckpt) + ' ' +
                                     advice[0].upper() + advice[1:])
-        checkpoint = CheckpointLoader.load_checkpoint(ckpt, map_location='cpu')
+        checkpoint = read_checkpoint(ckpt)
         state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint,
                                                                        dict) else None
         if not isinstance(state, dict):

@@ -123,14 +123,15 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
+    non_finite_loss=dict(type='NonFiniteLossHook'),  # stop at a NaN / inf loss
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=max_iters,
                     max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='MultiTaskVisualizationHook', draw=False, interval=1))
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='gloo'),  # 'nccl' on GPUs
+    dist_cfg=dict(backend='gloo', timeout=1800),  # 'nccl' on GPUs; timeout in seconds
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='MultiTaskVisualizer', vis_backends=vis_backends, name='visualizer')
