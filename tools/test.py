@@ -22,7 +22,7 @@ from mmengine.config import Config, DictAction
 from mmmtl.apis.inference import model_config_for_inference
 from mmmtl.engine import MultiTaskRunner
 from mmmtl.registry import RUNNERS
-from mmmtl.utils import init_cpu_distributed, register_all_modules
+from mmmtl.utils import collective_timeout_names_ranks, init_cpu_distributed, register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -114,11 +114,11 @@ def main() -> None:
 
     init_cpu_distributed(cfg, args.launcher)
 
-    if 'runner_type' not in cfg:
-        runner = MultiTaskRunner.from_cfg(cfg)  # strict checkpoint loading
-    else:
-        runner = RUNNERS.build(cfg)
-    metrics = runner.test()
+    with collective_timeout_names_ranks(cfg):
+        # MultiTaskRunner: strict checkpoint loading.
+        runner = (MultiTaskRunner.from_cfg(cfg) if 'runner_type' not in cfg else
+                  RUNNERS.build(cfg))
+        metrics = runner.test()
 
     if args.metrics_out and runner.rank == 0:
         os.makedirs(osp.dirname(osp.abspath(args.metrics_out)), exist_ok=True)
