@@ -1,9 +1,16 @@
 """Registries of mmmtl (scope ``mmmtl``), children of mmsegmentation's.
 
 Every mmseg / mmengine module stays reachable from an mmmtl config, and modules
-registered here are found by configs that set ``default_scope = 'mmmtl'``.
+registered here are found by configs that set ``default_scope = 'mmmtl'``, or by
+their scoped names (``type='mmmtl.MultiTaskEncoderDecoder'``) in a project that
+keeps another default scope (``'mmseg'``). What mmmtl's registries build is
+built in mmmtl's scope then, so the parts an mmmtl module builds itself (a
+segmentor's decoder, a decoder's heads, their losses) are found by their
+unscoped names whatever the default scope.
 """
-from mmengine.registry import Registry
+from typing import Callable
+
+from mmengine.registry import DefaultScope, Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
 from mmseg.registry import EVALUATOR as MMSEG_EVALUATOR
@@ -61,3 +68,24 @@ VISBACKENDS = Registry(
     'vis_backend', parent=MMSEG_VISBACKENDS, locations=['mmmtl.visualization'])
 LOG_PROCESSORS = Registry(
     'log_processor', parent=MMSEG_LOG_PROCESSORS, locations=['mmmtl.engine'])
+
+
+
+def _build_in_mmmtl_scope(build_func: Callable) -> Callable:
+    """``build_func`` run in mmmtl's scope when the default scope does not see mmmtl's
+    modules (a scope that is neither ``mmmtl`` nor a child of it, e.g. ``mmseg``)."""
+
+    def build(cfg, *args, registry: Registry, **kwargs):
+        current = DefaultScope.get_current_instance()
+        foreign = current is not None and registry._search_child(current.scope_name) is None
+        with DefaultScope.overwrite_default_scope(registry.scope if foreign else None):
+            return build_func(cfg, *args, registry=registry, **kwargs)
+
+    return build
+
+
+for _registry in (RUNNERS, RUNNER_CONSTRUCTORS, LOOPS, HOOKS, DATASETS, DATA_SAMPLERS,
+                  TRANSFORMS, MODELS, MODEL_WRAPPERS, WEIGHT_INITIALIZERS, TASK_UTILS,
+                  OPTIMIZERS, OPTIM_WRAPPERS, OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS,
+                  METRICS, EVALUATOR, VISUALIZERS, VISBACKENDS, LOG_PROCESSORS):
+    _registry.build_func = _build_in_mmmtl_scope(_registry.build_func)

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 from mmmtl.registry import RUNNERS
 from mmmtl.utils import init_cpu_distributed, register_all_modules
+from mmmtl.utils.config_path import check_config_path
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,6 +85,7 @@ def set_prediction_export(cfg: Config, out_dir: str, format_only: bool) -> None:
 
 def main() -> None:
     args = parse_args()
+    check_config_path(args.config)
     register_all_modules(init_default_scope=False)
 
     cfg = Config.fromfile(args.config)

@@ -15,6 +15,8 @@ from mmengine.runner import Runner
 
 from mmmtl.registry import RUNNERS
 from mmmtl.utils import init_cpu_distributed, register_all_modules
+from mmmtl.utils.config_path import check_config_path
+from mmmtl.utils.resume import check_resume
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,6 +72,7 @@ def enable_amp(cfg: Config) -> None:
 
 def main() -> None:
     args = parse_args()
+    check_config_path(args.config)
     register_all_modules(init_default_scope=False)
 
     cfg = Config.fromfile(args.config)
@@ -87,6 +90,7 @@ def main() -> None:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
+    check_resume(cfg)
 
     init_cpu_distributed(cfg, args.launcher)
 
