@@ -11,8 +11,8 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from config_names import is_short_name
+from mmengine.config import Config
 from mmengine.structures import PixelData
 
 from mmmtl.registry import MODELS
