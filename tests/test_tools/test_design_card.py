@@ -3,7 +3,8 @@
     bash tools/dist_train.sh configs/kdam/swinT_nyud.py 8
 
 here with one CPU process, an untrained Swin-L teacher, no pretrained download,
-generated data of the NYUD-v2 layout and 32x32 crops, for two iterations."""
+BN for SyncBN, generated data of the NYUD-v2 layout and 32x32 crops, for two
+iterations."""
 import pytest
 
 from .utils import PYTHON, free_port, run_tool, synthetic_options
@@ -18,6 +19,9 @@ def test_design_card_command_trains(synthetic_nyud_root, tmp_path):
     shrink = [
         'model.allow_untrained_teacher=True',
         'model.student.backbone.init_cfg=None',  # no ImageNet download
+        # the heads' SyncBN needs GPUs: DDP refuses it on CPU (as tests/test_tools/
+        # test_dist_train.py, which uses GN for the same reason)
+        'model.student.shared_head_cfg.norm_cfg.type=BN',
         'train_dataloader.dataset.pipeline.3.crop_size=(32,32)',  # MultiTaskRandomCrop
         'train_dataloader.dataset.pipeline.5.size=(32,32)',  # MultiTaskPad
         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',

@@ -122,7 +122,7 @@ def test_task_attention_counts(get_flops):
 
 def test_get_flops_tool_on_the_synthetic_demt_config():
     output = run_tool([PYTHON, SCRIPT, 'configs/synthetic/demt_student_synthetic_nyud.py',
-                       '--shape', '64', '96'])
+                       '--shape', '256', '384'])  # large enough to tell the counts apart
     params = float(re.search(r'Params: ([\d.]+) M', output).group(1))
     counts = {name: float(value) for name, value in
               re.findall(r'^FLOPs \((\w+)\): ([\d.]+) G', output, re.M)}
