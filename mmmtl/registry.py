@@ -13,6 +13,26 @@ import inspect
 from typing import Optional
 
 from mmengine.registry import DefaultScope, Registry
+from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
+from mmseg.registry import DATASETS as MMSEG_DATASETS
+from mmseg.registry import EVALUATOR as MMSEG_EVALUATOR
+from mmseg.registry import HOOKS as MMSEG_HOOKS
+from mmseg.registry import LOG_PROCESSORS as MMSEG_LOG_PROCESSORS
+from mmseg.registry import LOOPS as MMSEG_LOOPS
+from mmseg.registry import METRICS as MMSEG_METRICS
+from mmseg.registry import MODEL_WRAPPERS as MMSEG_MODEL_WRAPPERS
+from mmseg.registry import MODELS as MMSEG_MODELS
+from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
+from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
+from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
+from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
+from mmseg.registry import RUNNER_CONSTRUCTORS as MMSEG_RUNNER_CONSTRUCTORS
+from mmseg.registry import RUNNERS as MMSEG_RUNNERS
+from mmseg.registry import TASK_UTILS as MMSEG_TASK_UTILS
+from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
+from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
+from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
+from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 
 
 class ScopedRegistry(Registry):
@@ -47,26 +67,7 @@ def construct_in_scope(cls: type, registry: Registry) -> type:
     __init__.mmmtl_scoped = True
     cls.__init__ = __init__
     return cls
-from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
-from mmseg.registry import DATASETS as MMSEG_DATASETS
-from mmseg.registry import EVALUATOR as MMSEG_EVALUATOR
-from mmseg.registry import HOOKS as MMSEG_HOOKS
-from mmseg.registry import LOG_PROCESSORS as MMSEG_LOG_PROCESSORS
-from mmseg.registry import LOOPS as MMSEG_LOOPS
-from mmseg.registry import METRICS as MMSEG_METRICS
-from mmseg.registry import MODEL_WRAPPERS as MMSEG_MODEL_WRAPPERS
-from mmseg.registry import MODELS as MMSEG_MODELS
-from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMSEG_OPTIM_WRAPPER_CONSTRUCTORS
-from mmseg.registry import OPTIM_WRAPPERS as MMSEG_OPTIM_WRAPPERS
-from mmseg.registry import OPTIMIZERS as MMSEG_OPTIMIZERS
-from mmseg.registry import PARAM_SCHEDULERS as MMSEG_PARAM_SCHEDULERS
-from mmseg.registry import RUNNER_CONSTRUCTORS as MMSEG_RUNNER_CONSTRUCTORS
-from mmseg.registry import RUNNERS as MMSEG_RUNNERS
-from mmseg.registry import TASK_UTILS as MMSEG_TASK_UTILS
-from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
-from mmseg.registry import VISBACKENDS as MMSEG_VISBACKENDS
-from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
-from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
+
 
 RUNNERS = ScopedRegistry('runner', parent=MMSEG_RUNNERS, locations=['mmmtl.engine'])
 RUNNER_CONSTRUCTORS = ScopedRegistry(
@@ -104,5 +105,3 @@ VISBACKENDS = ScopedRegistry(
     'vis_backend', parent=MMSEG_VISBACKENDS, locations=['mmmtl.visualization'])
 LOG_PROCESSORS = ScopedRegistry(
     'log_processor', parent=MMSEG_LOG_PROCESSORS, locations=['mmmtl.engine'])
-
-
