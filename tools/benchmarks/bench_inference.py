@@ -3,7 +3,7 @@
 For every config (a KDAM config measures its student), on random input of
 ``--shape`` (the network alone: no data loading, no pre- or post-processing):
 
-- Params and GFLOPs (the paper's convention, as tools/analysis_tools/get_flops.py);
+- Params and GFLOPs (tools/analysis_tools/get_flops.py's ``full`` count);
 - PyTorch ``forward_tasks`` under ``torch.no_grad()``: median and 90th
   percentile latency over ``--iters`` runs after ``--warmup``, and
   throughput (images / s at the median);
