@@ -5,9 +5,10 @@ side by side) and ``<out-dir>/pred/<task>/<name>.png`` per task (label PNG,
 16-bit depth PNG in millimetres plus ``.npy`` in metres, normals as RGB,
 edge / saliency probabilities as 8-bit PNG).
 
-Example:
-    python demo/image_demo.py demo/demo.png configs/synthetic/kdam_student_synthetic_nyud.py \
-        work_dirs/demo/kdam/iter_600.pth --out-dir outputs
+Example (after ``make demo``, which writes the synthetic images and trains the student):
+    python demo/image_demo.py data/synthetic_nyud/images/val_00000.png \
+        configs/synthetic/kdam_student_synthetic_nyud.py work_dirs/demo/kdam/iter_600.pth \
+        --out-dir outputs
 """
 import argparse
 import os.path as osp

@@ -21,8 +21,10 @@ import functools
 import glob
 import inspect
 import os.path as osp
+import re
 
 import pytest
+from config_names import is_short_name
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -164,8 +166,45 @@ def test_stated_head_channels_are_built(path):
                 f'{heads[task].channels}')
 
 
-def test_config_file_names_are_unique():
-    """Work dirs default to the config's file name: two configs of one name overwrite each
-    other's checkpoints and logs."""
-    names = collections.Counter(osp.basename(path) for path in RUNNABLE)
-    assert not [name for name, count in names.items() if count > 1]
+def work_dir(path: str) -> str:
+    """Where tools/train.py writes a run of ``path`` without ``--work-dir``."""
+    return osp.normpath(load(path).get('work_dir') or
+                        osp.join('work_dirs', osp.splitext(osp.basename(path))[0]))
+
+
+def test_work_dirs_are_unique():
+    """Two configs sharing a work dir overwrite each other's checkpoints and logs: a config
+    whose file name is taken (the short names, e.g. configs/kdam/swinT_nyud.py and
+    configs/mtl/swinT_nyud.py) sets a work dir of its own."""
+    dirs = collections.Counter(work_dir(path) for path in RUNNABLE)
+    assert not [name for name, count in dirs.items() if count > 1]
+
+
+SHORT_NAMES = [path for path in RUNNABLE if is_short_name(path)]
+
+
+def test_design_card_command_config_exists():
+    assert 'configs/kdam/swinT_nyud.py' in SHORT_NAMES
+    assert 'configs/mtl/swinL_nyud.py' in SHORT_NAMES
+    assert 'configs/mtl/swinT_nyud.py' in SHORT_NAMES
+
+
+@pytest.mark.parametrize('path', SHORT_NAMES)
+def test_short_name_is_its_long_named_config(path):
+    """A short name runs its long-named config; only the work dir differs, and a KDAM
+    student's teacher is the short-named teacher (trained in that one's work dir)."""
+    cfg = load(path).to_dict()
+    base = re.search(r"^_base_ = \['(.+)'\]$", open(osp.join(REPO, path)).read(), re.M)
+    assert base, f'{path}: a short name has one base, its long-named config'
+    base = osp.normpath(osp.join(osp.dirname(path), base.group(1)))
+    long = load(base).to_dict()
+    assert not is_short_name(base)
+    assert work_dir(path) == osp.join('work_dirs', osp.splitext(path)[0][len('configs/'):])
+    del cfg['work_dir']
+    if cfg['model']['type'] == 'KDAMDistiller':
+        teacher = cfg['model'].pop('teacher_cfg')
+        assert is_short_name(teacher) and load(teacher).model == load(
+            long['model'].pop('teacher_cfg')).model
+        assert cfg['model'].pop('teacher_ckpt') == work_dir(teacher)
+        long['model'].pop('teacher_ckpt')
+    assert cfg == long

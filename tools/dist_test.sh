@@ -9,6 +9,8 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
+# a config that does not exist: one line naming the closest ones, before any process starts
+"$PYTHON" "$(dirname "$0")/../mmmtl/utils/config_path.py" "$CONFIG" || exit 2
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \

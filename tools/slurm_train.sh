@@ -10,6 +10,8 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:4}
 PYTHON=${PYTHON:-python}
+# a config that does not exist: one line naming the closest ones, before any process starts
+"$PYTHON" "$(dirname "$0")/../mmmtl/utils/config_path.py" "$CONFIG" || exit 2
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
 srun -p ${PARTITION} \

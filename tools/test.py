@@ -23,6 +23,7 @@ from mmmtl.apis.inference import model_config_for_inference
 from mmmtl.engine import MultiTaskRunner
 from mmmtl.registry import RUNNERS
 from mmmtl.utils import collective_timeout_names_ranks, init_cpu_distributed, register_all_modules
+from mmmtl.utils.config_path import check_config_path
 
 
 def parse_args() -> argparse.Namespace:
@@ -91,6 +92,7 @@ def set_prediction_export(cfg: Config, out_dir: str, format_only: bool) -> None:
 
 def main() -> None:
     args = parse_args()
+    check_config_path(args.config)
     register_all_modules(init_default_scope=False)
 
     cfg = Config.fromfile(args.config)

@@ -14,12 +14,9 @@ from mmengine.logging import print_log
 
 from mmmtl.engine import MultiTaskRunner
 from mmmtl.registry import RUNNERS
-from mmmtl.utils import (
-    collective_timeout_names_ranks,
-    find_resumable_checkpoint,
-    init_cpu_distributed,
-    register_all_modules,
-)
+from mmmtl.utils import collective_timeout_names_ranks, init_cpu_distributed, register_all_modules
+from mmmtl.utils.config_path import check_config_path
+from mmmtl.utils.resume import resolve_resume
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,22 +81,9 @@ def check_schedule(cfg: Config) -> None:
                              f'{key[4:-1]}.')
 
 
-def resolve_resume(cfg: Config) -> None:
-    """Point ``--resume`` at a complete checkpoint of ``cfg.work_dir`` (if any).
-
-    mmengine trusts ``last_checkpoint`` blindly; an empty marker or one naming
-    a missing or truncated file would make resuming fail although complete
-    checkpoints exist.
-    """
-    checkpoint = find_resumable_checkpoint(cfg.work_dir)
-    if checkpoint is not None:
-        cfg.load_from = checkpoint
-    elif cfg.get('load_from') is None:
-        cfg.resume = False  # nothing to resume: a fresh run
-
-
 def main() -> None:
     args = parse_args()
+    check_config_path(args.config)
     register_all_modules(init_default_scope=False)
 
     cfg = Config.fromfile(args.config)
@@ -118,8 +102,7 @@ def main() -> None:
         enable_amp(cfg)
     cfg.resume = args.resume
     check_schedule(cfg)
-    if args.resume:
-        resolve_resume(cfg)
+    resolve_resume(cfg)
 
     init_cpu_distributed(cfg, args.launcher)
 

@@ -70,19 +70,19 @@ def test_deform_conv_macs_by_hand(get_flops):
 def test_fvcore_handle_of_torchvision_deform_conv2d(get_flops, with_mask):
     x = torch.randn(2, 6, 5, 7)
     expected = MODULATED if with_mask else DEFORM
-    assert get_flops.full_flops(TorchvisionDeformConv(with_mask), x) == expected
+    assert get_flops.fvcore_flops(TorchvisionDeformConv(with_mask), x) == expected
 
 
-def test_paper_convention_counts_deformable_modules(get_flops):
+def test_full_convention_counts_deformable_modules(get_flops):
     x = torch.randn(2, 6, 5, 7)
-    assert get_flops.paper_flops(CallWithOffsets(), x) == MODULATED
+    assert get_flops.module_flops(CallWithOffsets(), x) == MODULATED
 
     # mmcv's modulated deformable conv (groups 1): its offset / mask conv
     # (6 -> 27 channels, 3x3, bias) plus the deformable convolution
     mmcv_conv = ModulatedDeformConv2dPack(6, 4, 3, padding=1)
     offsets_conv = LOCATIONS * 27 * 6 * 9 + LOCATIONS * 27
     deform = LOCATIONS * 4 * 6 * 9 + 5 * SAMPLES + BIAS
-    assert get_flops.paper_flops(mmcv_conv, x) == offsets_conv + deform
+    assert get_flops.module_flops(mmcv_conv, x) == offsets_conv + deform
 
     # DeMT's 1x1 per-channel deformable conv (6 -> 4) and its offset predictor:
     # a 3x3 conv 6 -> 18 window displacements, a grouped 3x3 conv 18 -> 12 offsets
@@ -90,7 +90,12 @@ def test_paper_convention_counts_deformable_modules(get_flops):
     deform = LOCATIONS * 4 * 6 + 4 * LOCATIONS * 6 + BIAS
     displacement = LOCATIONS * 18 * 6 * 9 + LOCATIONS * 18
     offsets = LOCATIONS * 12 * 9 * 9 + LOCATIONS * 12
-    assert get_flops.paper_flops(channel_conv, x) == deform + displacement + offsets == 141820
+    assert get_flops.module_flops(channel_conv, x) == deform + displacement + offsets == 141820
+    # the authors' convention: the counter does not see the deformable op, only the convs
+    # that predict its offsets
+    assert get_flops.module_flops(channel_conv, x, deformable_sampling=False) == \
+        displacement + offsets
+    assert get_flops.module_flops(mmcv_conv, x, deformable_sampling=False) == offsets_conv
 
 
 class QueryOneTask(nn.Module):
@@ -105,21 +110,23 @@ class QueryOneTask(nn.Module):
 
 def test_task_attention_counts(get_flops):
     tokens = torch.randn(5, 4, 8)  # 5 pixels, 4 tasks, 8 channels, 2 heads of 4
-    # paper convention: four 8x8 projections (+ bias) for the one query of each pixel
-    assert get_flops.paper_flops(QueryOneTask(), tokens) == 5 * 4 * (8 * 8 + 8) == 1440
+    # authors' and full convention: four 8x8 projections (+ bias) for the one query of each pixel
+    assert get_flops.module_flops(QueryOneTask(), tokens) == 5 * 4 * (8 * 8 + 8) == 1440
     # fvcore: the projections without bias (query, key and value moved onto the
     # query, output) plus q.b_k and the two attention matmuls over 4 keys x 2 heads
     projections = 4 * 5 * 8 * 8
     key_bias = 5 * 2 * 4
     attention = 2 * 5 * 2 * 4 * 8
-    assert get_flops.full_flops(QueryOneTask(), tokens) == projections + key_bias + attention
+    assert get_flops.fvcore_flops(QueryOneTask(), tokens) == projections + key_bias + attention
 
 
 def test_get_flops_tool_on_the_synthetic_demt_config():
     output = run_tool([PYTHON, SCRIPT, 'configs/synthetic/demt_student_synthetic_nyud.py',
-                       '--shape', '64', '96'])
+                       '--shape', '256', '384'])  # large enough to tell the counts apart
     params = float(re.search(r'Params: ([\d.]+) M', output).group(1))
-    paper = float(re.search(r'FLOPs: ([\d.]+) G', output).group(1))
-    full = float(re.search(r'FLOPs \(full, fvcore\): ([\d.]+) G', output).group(1))
+    counts = {name: float(value) for name, value in
+              re.findall(r'^FLOPs \((\w+)\): ([\d.]+) G', output, re.M)}
     assert params == pytest.approx(0.93, abs=0.01)
-    assert 0 < paper <= full
+    assert list(counts) == ['authors', 'full', 'fvcore']
+    assert 0 < counts['authors'] < counts['full'] <= counts['fvcore']  # deformable sampling
+    assert 'paper convention' not in output

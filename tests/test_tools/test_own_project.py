@@ -18,6 +18,7 @@ EXAMPLE = osp.join(REPO_ROOT, 'docs', 'examples', 'own_project')
 STUDENT = 'configs/fcn_r18_mtl_synthetic_nyud.py'
 TEACHER = 'configs/fcn_r18-wide_mtl_teacher_synthetic_nyud.py'
 KDAM = 'configs/kdam_fcn_r18_synthetic_nyud.py'
+MMSEG_SCOPE = 'configs/mmseg-scope_fcn_r18_mtl_synthetic_nyud.py'
 
 
 def tool(name: str) -> str:
@@ -94,3 +95,18 @@ def test_dist_train_from_the_project(project):
                     env_extra=dict(PYTHON=PYTHON, PORT=str(free_port())))
     assert 'Distributed training: True' in output
     assert (project / 'work_dirs' / 'dist' / 'iter_1.pth').is_file()
+
+
+def test_mmseg_scope_project_trains_and_tests(project):
+    """A project keeping default_scope='mmseg' names mmmtl's modules `mmmtl.<Type>`; the
+    parts they build (decoder, heads, losses, transforms) resolve in mmmtl's scope."""
+    output = run_in(project, [PYTHON, tool('train.py'), MMSEG_SCOPE, '--cfg-options',
+                              *short_run(2)])
+    assert "default_scope = 'mmseg'" in output
+    work_dir = project / 'work_dirs' / 'mmseg-scope_fcn_r18_mtl_synthetic_nyud'
+    assert (work_dir / 'iter_2.pth').is_file()
+    metrics_file = project / 'mmseg_scope_metrics.json'
+    run_in(project, [PYTHON, tool('test.py'), MMSEG_SCOPE, work_dir / 'iter_2.pth',
+                     '--metrics-out', metrics_file.name])
+    metrics = json.loads(metrics_file.read_text())
+    assert 0 <= metrics['semseg/mIoU'] <= 100 and metrics['depth/rmse'] > 0

@@ -1,26 +1,31 @@
 """Params and FLOPs of a multi-task model (or a KDAM student) at a given input size.
 
-Prints two FLOP counts:
-- ``FLOPs`` (paper convention): multiply-accumulates of conv, linear and
-  normalisation modules plus element-wise activations, counted by forward
-  hooks as mmcv 1.x / ptflops ``get_model_complexity_info`` do; attention
-  matmuls of the backbone and functional interpolation are not counted. This
-  is the figure the KDAM paper (Table 1) reports. Inside a multi-task decoder
-  (ATRC, InvPT) the matrix products of the attention (``matmul``, ``bmm``,
-  ``einsum``) are counted too: they are functional ops that module hooks
-  miss, and the decoder-focused models' published sizes include them.
-  Deformable convolutions count as convolutions plus their bilinear sampling
-  (:func:`deform_conv_macs`), and DeMT's task attention counts its four
-  projections only (its own rule; matrix products inside it are not counted
-  again).
-- ``FLOPs (full, fvcore)``: every operator fvcore traces, through
-  ``mmengine.analysis.FlopAnalyzer`` (matmuls of the attention included;
-  fused ``scaled_dot_product_attention``, e.g. timm's ViT, counted by
-  :func:`attention_flop_handles`).
+FLOPs are multiply-accumulates (MACs), in three counts named by ``--convention``:
+
+- ``authors``: what the counters behind the published figures see (mmcv 1.x /
+  ptflops ``get_model_complexity_info``): conv, linear and normalisation
+  modules plus element-wise activations, counted by forward hooks; attention
+  matmuls of the backbone and functional interpolation are not counted.
+  Inside a multi-task decoder (ATRC, InvPT) the matrix products of the
+  attention (``matmul``, ``bmm``, ``einsum``) are counted too: the
+  decoder-focused models' published sizes include them. DeMT's task
+  attention counts its four projections (the rule those counters apply to
+  ``nn.MultiheadAttention``). Deformable convolutions count nothing: the
+  authors' code calls the functional op, which these counters do not see.
+  This is the convention of the KDAM paper (Table 1) and of DeMT's figures.
+- ``full``: ``authors`` plus every deformable convolution, as a convolution
+  plus the bilinear sampling of its inputs (:func:`deform_conv_macs`).
+  Without deformable convolutions it equals ``authors``.
+- ``fvcore``: every operator fvcore traces, through
+  ``mmengine.analysis.FlopAnalyzer`` (attention matmuls everywhere; fused
+  ``scaled_dot_product_attention``, e.g. timm's ViT, counted by
+  :func:`attention_flop_handles`; deformable convolutions as in ``full``).
 
 Example:
     python tools/analysis_tools/get_flops.py configs/mtl/mtl_swinT_40k_nyud-425x560.py \\
         --shape 425 560
+    python tools/analysis_tools/get_flops.py configs/mtl/demt_swinT_40k_nyud-425x560.py \\
+        --convention authors full
 """
 import argparse
 from typing import Callable, Dict, Sequence, Tuple
@@ -36,6 +41,7 @@ from mmmtl.utils import register_all_modules
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm,
           nn.modules.instancenorm._InstanceNorm)
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU)
+CONVENTIONS = ('authors', 'full', 'fvcore')
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,7 +51,10 @@ def parse_args() -> argparse.Namespace:
                         help='input height and width')
     parser.add_argument('--tasks', nargs='+', help='only these task heads (e.g. one task '
                         'for a single-task baseline)')
-    parser.add_argument('--no-full', action='store_true', help='skip the fvcore count')
+    parser.add_argument('--convention', nargs='+', choices=CONVENTIONS, default=CONVENTIONS,
+                        help='the FLOP counts to print (see the module docstring): authors '
+                        '(as the published figures), full (+ deformable sampling), fvcore '
+                        '(every traced op; slow for big models)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     return parser.parse_args()
@@ -148,7 +157,7 @@ def _task_attention_module_counters() -> Dict[type, Callable]:
     Counted here: the key and value projections it applies on the query side
     (C x C each per query, plus the bias terms). Its query and output
     projections are ``nn.Linear`` modules, counted as such; the attention
-    matmuls are not counted (the paper convention).
+    matmuls are not counted (the rule of ptflops for ``nn.MultiheadAttention``).
     """
     from mmmtl.models.layers import TaskAttention
 
@@ -159,10 +168,12 @@ def _task_attention_module_counters() -> Dict[type, Callable]:
     return {TaskAttention: count}
 
 
-def _extra_module_counters() -> Dict[type, Callable]:
-    """Module types counted by a dedicated rule: ``{type: fn(module, inputs, output)}``."""
-    counters = {}
-    counters.update(_deform_conv_module_counters())
+def _extra_module_counters(deformable_sampling: bool) -> Dict[type, Callable]:
+    """Module types counted by a dedicated rule: ``{type: fn(module, inputs, output)}``;
+    without ``deformable_sampling`` deformable convolutions count nothing."""
+    counters = _deform_conv_module_counters()
+    if not deformable_sampling:
+        counters = {cls: lambda *_: 0 for cls in counters}
     counters.update(_task_attention_module_counters())
     return counters
 
@@ -213,9 +224,10 @@ class _DecoderProductCounter(TorchFunctionMode):
         return out
 
 
-def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
+def module_flops(model: nn.Module, inputs: torch.Tensor, deformable_sampling: bool = True) -> int:
     """MACs of conv / linear / norm / activation modules for one forward, plus
-    the matrix products inside multi-task decoders."""
+    the matrix products inside multi-task decoders: the ``full`` count, or
+    without ``deformable_sampling`` the ``authors`` one."""
     from mmmtl.models.decoders import BaseMultiTaskDecoder
     counter = {'macs': 0}
     handles = [
@@ -223,7 +235,7 @@ def paper_flops(model: nn.Module, inputs: torch.Tensor) -> int:
         if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear) + _NORMS + _ACTIVATIONS)
     ]
     products = _DecoderProductCounter(counter)
-    extra = _extra_module_counters()
+    extra = _extra_module_counters(deformable_sampling)
 
     def enter(*_) -> None:
         products.depth += 1
@@ -278,7 +290,7 @@ def attention_flop_handles() -> Dict[str, object]:
     return {'aten::scaled_dot_product_attention': sdpa_flop_jit}
 
 
-def full_flops(model: nn.Module, inputs: torch.Tensor) -> int:
+def fvcore_flops(model: nn.Module, inputs: torch.Tensor) -> int:
     from mmengine.analysis import FlopAnalyzer
     analyzer = FlopAnalyzer(model, inputs)
     analyzer.set_op_handle('torchvision::deform_conv2d', _deform_conv2d_jit_handle)
@@ -329,12 +341,18 @@ def main() -> None:
     split = '=' * 40
     print(f'{split}\nInput shape: (3, {args.shape[0]}, {args.shape[1]})')
     print(f'Params: {params / 1e6:.2f} M')
-    print(f'FLOPs: {paper_flops(wrapped, inputs) / 1e9:.2f} G  '
-          '(paper convention: conv/linear/norm/activation MACs, as mmcv 1.x, '
-          'plus the decoder\'s attention products)')
-    if not args.no_full:
-        print(f'FLOPs (full, fvcore): {full_flops(wrapped, inputs) / 1e9:.2f} G  '
-              '(every traced op, attention matmuls included)')
+    counts = dict(
+        authors=(lambda: module_flops(wrapped, inputs, deformable_sampling=False),
+                 'conv/linear/norm/activation modules as mmcv 1.x / ptflops count them, plus '
+                 'the decoder\'s attention products; deformable convolutions not counted'),
+        full=(lambda: module_flops(wrapped, inputs),
+              'authors + deformable convolutions with their bilinear sampling'),
+        fvcore=(lambda: fvcore_flops(wrapped, inputs),
+                'every traced op, attention matmuls included'))
+    for convention in CONVENTIONS:
+        if convention in args.convention:
+            count, meaning = counts[convention]
+            print(f'FLOPs ({convention}): {count() / 1e9:.2f} G  ({meaning})')
     print(split)
 
 

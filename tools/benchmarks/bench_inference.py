@@ -3,7 +3,7 @@
 For every config (a KDAM config measures its student), on random input of
 ``--shape`` (the network alone: no data loading, no pre- or post-processing):
 
-- Params and GFLOPs (the paper's convention, as tools/analysis_tools/get_flops.py);
+- Params and GFLOPs (tools/analysis_tools/get_flops.py's ``full`` count);
 - PyTorch ``forward_tasks`` under ``torch.no_grad()``: median and 90th
   percentile latency over ``--iters`` runs after ``--warmup``, and
   throughput (images / s at the median);
@@ -37,7 +37,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 
-from get_flops import paper_flops  # noqa: E402
+from get_flops import module_flops  # noqa: E402
 
 from mmmtl.apis import init_model  # noqa: E402
 from mmmtl.deployment import TaskLogitsModule, export_onnx, onnx_session, run_onnx  # noqa: E402
@@ -93,7 +93,7 @@ def bench_config(config: str, args: argparse.Namespace, onnx_dir: str) -> Dict[s
     row['params_m'] = sum(p.numel() for p in model.parameters()) / 1e6
     cpu_model = model if device.type == 'cpu' else None
     with torch.no_grad():
-        row['gflops'] = paper_flops(TaskLogitsModule(model), inputs.to(device)) / 1e9
+        row['gflops'] = module_flops(TaskLogitsModule(model), inputs.to(device)) / 1e9
         sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (
             lambda: None)
         on_device = inputs.to(device)

@@ -59,6 +59,23 @@ def teacher_model_cfg(teacher_cfg: Union[str, dict, Config]) -> dict:
                     f'dict, got {type(teacher_cfg).__name__}.')
 
 
+def _uses_sync_bn(cfg) -> bool:
+    """Some part of the model config ``cfg`` normalises with SyncBN."""
+    if isinstance(cfg, dict):
+        return cfg.get('type') in ('SyncBN', 'MMSyncBN') or any(map(_uses_sync_bn, cfg.values()))
+    if isinstance(cfg, (list, tuple)):
+        return any(map(_uses_sync_bn, cfg))
+    return False
+
+
+def _train_command(teacher_cfg: str) -> str:
+    """The command that trains the teacher of ``teacher_cfg`` as its recipe runs:
+    the paper's 8 GPUs for a SyncBN model, one process for a CPU-sized one."""
+    if _uses_sync_bn(teacher_model_cfg(teacher_cfg)):
+        return f'bash tools/dist_train.sh {teacher_cfg} 8'
+    return f'python tools/train.py {teacher_cfg}'
+
+
 def _last_checkpoint(work_dir: str) -> str:
     """The newest complete checkpoint of the teacher's ``work_dir`` (the one
     ``last_checkpoint`` names, unless it is missing or incomplete)."""
@@ -266,8 +283,7 @@ class KDAMDistiller(BaseModel):
                           'is untrained (allow_untrained_teacher=True).', logger='current',
                           level=30)
                 return
-            how = (f'train it first (bash tools/dist_train.sh {teacher_cfg} 8) or '
-                   if teacher_cfg else '')
+            how = f'train it first ({_train_command(teacher_cfg)}) or ' if teacher_cfg else ''
             if ckpt is None:
                 raise ValueError('KDAMDistiller: teacher_ckpt is not set; a KDAM student needs '
                                  f'a trained teacher: {how}set model.teacher_ckpt '

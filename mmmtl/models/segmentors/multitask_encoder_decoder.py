@@ -1,4 +1,5 @@
 from typing import Dict, List, Optional, Tuple
+from urllib.error import URLError
 
 import torch
 import torch.nn as nn
@@ -12,7 +13,7 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import get_task_spec
 
 from ..decoders.base_decoder import build_decoder, fill_in_channels
-from ..utils import verify_backbone_pretrained
+from ..utils import download_failed, verify_backbone_pretrained
 
 TaskLogits = Dict[str, Tensor]
 
@@ -100,10 +101,13 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
 
     def init_weights(self) -> None:
         """Check the backbone's pretrained checkpoint, then initialise."""
-        if self.pretrained_min_coverage is not None and not getattr(
-                self.backbone, 'is_init', False):
-            verify_backbone_pretrained(self.backbone, self.pretrained_min_coverage)
-        super().init_weights()
+        try:
+            if self.pretrained_min_coverage is not None and not getattr(
+                    self.backbone, 'is_init', False):
+                verify_backbone_pretrained(self.backbone, self.pretrained_min_coverage)
+            super().init_weights()
+        except URLError as error:  # offline: say where the docs tell what to do
+            raise download_failed(self.backbone, error) from error
 
     @property
     def tasks(self) -> List[str]:

@@ -1,6 +1,8 @@
 from .pretrained_fit import (
     check_pretrained_fit,
+    download_failed,
     key_list,
+    pretrained_init_cfgs,
     pretrained_state_dict,
     shape_mismatches,
     state_dict_problems,
@@ -8,7 +10,7 @@ from .pretrained_fit import (
 )
 
 __all__ = [
-    'check_pretrained_fit', 'key_list', 'pretrained_state_dict', 'shape_mismatches',
-    'state_dict_problems',
+    'check_pretrained_fit', 'download_failed', 'key_list', 'pretrained_init_cfgs',
+    'pretrained_state_dict', 'shape_mismatches', 'state_dict_problems',
     'verify_backbone_pretrained'
 ]

@@ -8,6 +8,7 @@ such a checkpoint first and raises an error that names the keys at fault.
 """
 import re
 from typing import Dict, List, Mapping, Optional, Sequence
+from urllib.error import URLError
 
 import torch.nn as nn
 from mmengine.runner import CheckpointLoader
@@ -118,14 +119,17 @@ def check_pretrained_fit(backbone: nn.Module, state: Mapping[str, Tensor], check
             '(tools/model_converters/ in mmsegmentation).')
 
 
-def verify_backbone_pretrained(backbone: nn.Module, min_coverage: float = 0.99) -> None:
-    """Check ``backbone.init_cfg``'s ``Pretrained`` checkpoint, if it has one."""
+def pretrained_init_cfgs(backbone: nn.Module) -> List[Mapping]:
+    """The ``Pretrained`` entries (with a checkpoint) of ``backbone.init_cfg``."""
     init_cfgs = getattr(backbone, 'init_cfg', None) or []
     if isinstance(init_cfgs, Mapping):
         init_cfgs = [init_cfgs]
-    for init_cfg in init_cfgs:
-        if init_cfg.get('type') != 'Pretrained' or not init_cfg.get('checkpoint'):
-            continue
+    return [cfg for cfg in init_cfgs if cfg.get('type') == 'Pretrained' and cfg.get('checkpoint')]
+
+
+def verify_backbone_pretrained(backbone: nn.Module, min_coverage: float = 0.99) -> None:
+    """Check ``backbone.init_cfg``'s ``Pretrained`` checkpoint, if it has one."""
+    for init_cfg in pretrained_init_cfgs(backbone):
         checkpoint = init_cfg['checkpoint']
         loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         if not isinstance(loaded, Mapping):
@@ -133,3 +137,16 @@ def verify_backbone_pretrained(backbone: nn.Module, min_coverage: float = 0.99) 
                              f'{type(backbone).__name__} holds no state dict.')
         state = pretrained_state_dict(loaded, backbone, init_cfg.get('prefix'))
         check_pretrained_fit(backbone, state, checkpoint, min_coverage)
+
+
+def download_failed(backbone: nn.Module, error: URLError) -> RuntimeError:
+    """The error for pretrained weights that could not be downloaded (offline):
+    what failed, and where docs/get_started.md tells how to run offline."""
+    checkpoints = ', '.join(repr(cfg['checkpoint']) for cfg in pretrained_init_cfgs(backbone))
+    return RuntimeError(
+        f'{type(backbone).__name__}: cannot download the pretrained weights {checkpoints} '
+        f'({getattr(error, "reason", error)}). Offline, put the file into torch\'s hub cache '
+        '(~/.cache/torch/hub/checkpoints/) or set the backbone\'s init_cfg.checkpoint to a '
+        'local copy (--cfg-options model.backbone.init_cfg.checkpoint=PATH; '
+        'model.student.backbone... in a KDAM config): see docs/get_started.md, '
+        '"Pretrained backbones (downloaded on first run)".')

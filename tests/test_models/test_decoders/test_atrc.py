@@ -220,11 +220,11 @@ def test_size_matches_the_published_atrc_hrnet18():
     model = build('nyud').eval()
     params = sum(p.numel() for p in model.parameters()) / 1e6
     assert params == pytest.approx(5.06, rel=0.01)
-    flops = get_flops.paper_flops(get_flops._TensorForward(model), torch.zeros(1, 3, 425, 560))
+    flops = get_flops.module_flops(get_flops._TensorForward(model), torch.zeros(1, 3, 425, 560))
     assert flops / 1e9 == pytest.approx(25.76, rel=0.03)
 
 
-def test_paper_flops_counts_matrix_products_inside_decoders_only():
+def test_module_flops_counts_matrix_products_inside_decoders_only():
     get_flops = load_tool('tools/analysis_tools/get_flops.py')
 
     class Toy(torch.nn.Module):
@@ -242,9 +242,9 @@ def test_paper_flops_counts_matrix_products_inside_decoders_only():
             return self.decoder([x])
 
     toy, x = Toy().eval(), torch.zeros(1, 16, 4, 4)
-    base = get_flops.paper_flops(toy, x)
+    base = get_flops.module_flops(toy, x)
     toy.product_outside = True
-    assert get_flops.paper_flops(toy, x) == base
+    assert get_flops.module_flops(toy, x) == base
     original = toy.decoder.propagate
 
     def propagate(task_feats, initial):  # task features: (1, 4, 4, 4)
@@ -254,7 +254,7 @@ def test_paper_flops_counts_matrix_products_inside_decoders_only():
         return original(task_feats, initial)
 
     toy.decoder.propagate = propagate
-    assert get_flops.paper_flops(toy, x) - base == 256 + 16 * 16
+    assert get_flops.module_flops(toy, x) - base == 256 + 16 * 16
     assert get_flops._einsum_macs(('nchw,ndhw->ncd', torch.zeros(2, 3, 4, 5),
                                    torch.zeros(2, 6, 4, 5))) == 2 * 3 * 4 * 5 * 6
 

@@ -284,9 +284,9 @@ def test_loss_has_final_and_auxiliary_terms_and_predict_decodes_every_task(chann
 # authors' code also builds a 1x1 projection of the first stage's output per
 # task that it never uses (0.33 M per task); we do not build it, which explains
 # our counts being 0.3-0.4 % lower. The NYUD-v2 figure is the conv / linear /
-# norm / activation count at the authors' 448x576 crop (get_flops.py's paper
+# norm / activation count at the authors' 448x576 crop (get_flops.py's authors
 # convention); the PASCAL-Context figure at 512x512 is fvcore's count with the
-# attention matmuls (our paper-convention count there is 624.7 G): one counter
+# attention matmuls (our authors-convention count there is 624.7 G): one counter
 # cannot give both figures.
 
 
@@ -351,8 +351,8 @@ def test_kdam_invpt_config_is_the_student_config_with_the_swin_l_teacher():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('dataset,channels,size,params,gflops,counter', [
-    ('nyud', NYUD_CHANNELS, (448, 576), 402.1, 555.57, 'paper'),
-    ('pascal', PASCAL_CHANNELS, (512, 512), 423.03, 669.64, 'full'),
+    ('nyud', NYUD_CHANNELS, (448, 576), 402.1, 555.57, 'authors'),
+    ('pascal', PASCAL_CHANNELS, (512, 512), 423.03, 669.64, 'fvcore'),
 ])
 def test_vit_l_configs_have_the_published_size_and_run(dataset, channels, size, params, gflops,
                                                        counter):
@@ -366,6 +366,6 @@ def test_vit_l_configs_have_the_published_size_and_run(dataset, channels, size, 
     get_flops = load_tool('tools/analysis_tools/get_flops.py')
     wrapped = get_flops._TensorForward(model.eval())
     inputs = torch.zeros(1, 3, *size)
-    count = (get_flops.paper_flops if counter == 'paper' else get_flops.full_flops)
+    count = (get_flops.module_flops if counter == 'authors' else get_flops.fvcore_flops)
     assert count(wrapped, inputs) / 1e9 == pytest.approx(gflops, rel=0.03)
     check_loss_and_predict(model, channels, backward=False)

@@ -1,0 +1,5 @@
+# Short name of mtl_swinS_40k_nyud-425x560.py: the swinS multi-task baseline on NYUD-v2
+# (paper Table 1), with a work dir of its own:
+#   bash tools/dist_train.sh configs/mtl/swinS_nyud.py 8    # -> work_dirs/mtl/swinS_nyud/
+_base_ = ['./mtl_swinS_40k_nyud-425x560.py']
+work_dir = './work_dirs/mtl/swinS_nyud'
