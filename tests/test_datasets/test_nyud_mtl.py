@@ -143,9 +143,9 @@ def test_nan_depth(nyud_copy):
 def test_label_out_of_range(nyud_copy):
     path = nyud_copy / 'segmentation' / 'train_00000.png'
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    raw[0, 0] = 45  # class 44 >= 40
+    raw[0, 0] = 45  # stored 45 is class 44 >= 40 (reduce_zero_label)
     cv2.imwrite(str(path), raw)
-    with pytest.raises(ValueError, match=rf'\[44\] in {path}'):
+    with pytest.raises(ValueError, match=rf'stored label values \[45\] in {path}'):
         _dataset(nyud_copy)[0]
 
 
