@@ -1,0 +1,133 @@
+"""Read other frameworks' released checkpoints and rename their keys for mmmtl.
+
+Used by ``tools/model_converters/invpt2mmmtl.py`` and ``demt2mmmtl.py``. A
+released file is read with ``torch.load(weights_only=True)`` only (plain
+containers, numbers and tensors; mmengine's allow-listed types): a file that
+needs anything else is refused, never unpickled. Every key of the released
+state dict is either mapped to a key of the mmmtl model, or named by the
+converter as unused by the authors' forward; anything left over, and any key
+the model has that no released key fills, is an error that lists the keys.
+"""
+import os.path as osp
+import pickle
+import zipfile
+from typing import Callable, Dict, Iterable, List, Mapping, Optional
+
+import torch
+from torch import Tensor
+
+from .checkpoint import allow_mmengine_checkpoint_types
+
+STATE_KEYS = ('model', 'state_dict')  # containers of the authors' and mmengine's files
+
+
+class ConversionError(ValueError):
+    """A released checkpoint cannot be converted (message names the file)."""
+
+
+def load_released_state_dict(path: str) -> Dict[str, Tensor]:
+    """The state dict in a released checkpoint, without a DDP ``module.`` prefix.
+
+    Accepts a bare state dict or a dict holding it under ``'model'`` (the
+    authors' training scripts) or ``'state_dict'`` (mmengine); optimizer and
+    scheduler states beside it are ignored.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ConversionError: the file is not a PyTorch checkpoint (truncated,
+            corrupted, another format), needs unpickling of objects other
+            than tensors and plain containers, or holds no state dict.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Released checkpoint {path!r} does not exist.')
+    allow_mmengine_checkpoint_types()
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ''
+        raise ConversionError(
+            f'{path}: refused to unpickle it with weights_only=True: it holds objects other '
+            f'than tensors and plain containers ({first_line}). Only weights are read from '
+            'released files; re-save its state dict with torch.save(state_dict).') from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        raise ConversionError(f'{path}: not a readable PyTorch checkpoint (truncated or '
+                              f'corrupted download?): {type(error).__name__}: {error}') from error
+    state = checkpoint
+    if isinstance(checkpoint, dict):
+        for key in STATE_KEYS:
+            if isinstance(checkpoint.get(key), dict):
+                state = checkpoint[key]
+                break
+    if (not isinstance(state, dict) or not state
+            or not all(isinstance(value, Tensor) for value in state.values())):
+        found = sorted(map(str, checkpoint)) if isinstance(checkpoint, dict) else [
+            type(checkpoint).__name__]
+        raise ConversionError(f'{path}: holds no state dict (a dict of tensors, bare or under '
+                              f"{' / '.join(repr(k) for k in STATE_KEYS)}); found {found[:8]}.")
+    if all(key.startswith('module.') for key in state):
+        state = {key[len('module.'):]: value for key, value in state.items()}
+    return state
+
+
+class KeyTaker:
+    """Hands out the tensors of a source state dict and remembers what was taken.
+
+    Args:
+        state: The released state dict.
+        source: Its file name, for error messages.
+    """
+
+    def __init__(self, state: Mapping[str, Tensor], source: str) -> None:
+        self.state = dict(state)
+        self.source = source
+        self.taken: set = set()
+        self.absent: List[str] = []
+
+    def has(self, key: str) -> bool:
+        return key in self.state
+
+    def take(self, key: str) -> Optional[Tensor]:
+        """The tensor under ``key``; a missing key is recorded (error at :meth:`check`)."""
+        if key not in self.state:
+            self.absent.append(key)
+            return None
+        self.taken.add(key)
+        return self.state[key]
+
+    def take_cat(self, keys: Iterable[str], dim: int = 0) -> Optional[Tensor]:
+        """The tensors under ``keys`` concatenated along ``dim``."""
+        parts = [self.take(key) for key in keys]
+        return None if any(part is None for part in parts) else torch.cat(parts, dim=dim)
+
+    def drop(self, is_unused: Callable[[str], bool]) -> List[str]:
+        """Mark the keys ``is_unused`` accepts as consumed; return them."""
+        unused = [key for key in self.state if key not in self.taken and is_unused(key)]
+        self.taken.update(unused)
+        return unused
+
+    def check(self) -> None:
+        """Raise if a key was asked for but absent, or a released key was never used."""
+        problems = []
+        if self.absent:
+            problems.append(f'missing in the released file: {_keys(self.absent)}')
+        left = [key for key in self.state if key not in self.taken]
+        if left:
+            problems.append(f'not used by the conversion (unknown to mmmtl and not among the '
+                            f'documented unused keys): {_keys(left)}')
+        if problems:
+            raise ConversionError(f'{self.source}: ' + '; '.join(problems) + '.')
+
+
+def _keys(keys: List[str], limit: int = 12) -> str:
+    shown = ', '.join(keys[:limit])
+    return shown + (f', ... ({len(keys)} in total)' if len(keys) > limit else '')
+
+
+def check_against_model(converted: Mapping[str, Tensor], expected: Mapping[str, Tensor],
+                        source: str, config: str) -> None:
+    """Raise unless ``converted`` loads strictly into a model whose state is ``expected``."""
+    from mmmtl.models.utils import state_dict_problems
+    problems = state_dict_problems(expected, converted)
+    if problems:
+        raise ConversionError(f'{source}: the converted weights do not fit the model of '
+                              f'{config}: ' + '; '.join(problems) + '.')
