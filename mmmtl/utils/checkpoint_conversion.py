@@ -19,6 +19,17 @@ from torch import Tensor
 from .checkpoint import allow_mmengine_checkpoint_types
 
 STATE_KEYS = ('model', 'state_dict')  # containers of the authors' and mmengine's files
+# PyTorch Lightning < 1.5 keys the callback states in its checkpoints by the callback's
+# class (DeMT's files): the names are allowed, resolved to inert stand-ins (never called).
+LIGHTNING_CALLBACKS = ('pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint',
+                       'pytorch_lightning.callbacks.early_stopping.EarlyStopping',
+                       'pytorch_lightning.callbacks.lr_monitor.LearningRateMonitor')
+
+
+def _allow_lightning_callback_names() -> None:
+    stand_ins = [(type(name.rsplit('.', 1)[1], (), {'__doc__': f'Stand-in for {name}.'}), name)
+                 for name in LIGHTNING_CALLBACKS]
+    torch.serialization.add_safe_globals(stand_ins)
 
 
 class ConversionError(ValueError):
@@ -28,9 +39,9 @@ class ConversionError(ValueError):
 def load_released_state_dict(path: str) -> Dict[str, Tensor]:
     """The state dict in a released checkpoint, without a DDP ``module.`` prefix.
 
-    Accepts a bare state dict or a dict holding it under ``'model'`` (the
-    authors' training scripts) or ``'state_dict'`` (mmengine); optimizer and
-    scheduler states beside it are ignored.
+    Accepts a bare state dict or a dict holding it under ``'model'`` (InvPT's
+    training script) or ``'state_dict'`` (mmengine, PyTorch Lightning: DeMT);
+    optimizer, scheduler and callback states beside it are ignored.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -41,6 +52,7 @@ def load_released_state_dict(path: str) -> Dict[str, Tensor]:
     if not osp.isfile(path):
         raise FileNotFoundError(f'Released checkpoint {path!r} does not exist.')
     allow_mmengine_checkpoint_types()
+    _allow_lightning_callback_names()
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
