@@ -11,7 +11,9 @@
 #   L2-normalised, edges sigmoid.
 # Evaluate: python tools/test.py <this config> <converted .pth>
 _base_ = ['./demt_swinS_40k_nyud-425x560.py']
+data_preprocessor = dict(size_divisor=None)
+decoder = dict(interaction_across_tasks=False)
 model = dict(
-    data_preprocessor=dict(size_divisor=None),
+    data_preprocessor=data_preprocessor,
     backbone=dict(init_cfg=None),
-    decoder=dict(interaction_across_tasks=False))
+    decoder=decoder)

@@ -9,7 +9,8 @@
 #   depth clamped at 0, normals L2-normalised, edges sigmoid (their get_output).
 # Evaluate: python tools/test.py <this config> <converted .pth>
 _base_ = ['./invpt_vitL_40k_nyud-448x576.py']
+data_preprocessor = dict(size={{_base_.crop_size}}, size_divisor=None, pad_center=True)
 model = dict(
-    data_preprocessor=dict(size={{_base_.crop_size}}, size_divisor=None, pad_center=True),
+    data_preprocessor=data_preprocessor,
     backbone=dict(init_cfg=None, drop_path_rate=0.),
     decoder=dict(skips=[None, dict(in_index=1), dict(in_index=0, upsample=True)]))

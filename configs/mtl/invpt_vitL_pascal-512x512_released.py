@@ -9,7 +9,8 @@
 #   human_parts argmax, saliency softmax (channel 1), normals L2-normalised, edges sigmoid.
 # Evaluate: python tools/test.py <this config> <converted .pth>
 _base_ = ['./invpt_vitL_40k_pascal-512x512.py']
+data_preprocessor = dict(size={{_base_.crop_size}}, size_divisor=None, pad_center=True)
 model = dict(
-    data_preprocessor=dict(size={{_base_.crop_size}}, size_divisor=None, pad_center=True),
+    data_preprocessor=data_preprocessor,
     backbone=dict(init_cfg=None, drop_path_rate=0.),
     decoder=dict(skips=[None, dict(in_index=1), dict(in_index=0, upsample=True)]))

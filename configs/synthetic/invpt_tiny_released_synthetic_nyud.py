@@ -9,8 +9,9 @@
 # Data: python tools/misc/make_synthetic_dataset.py --layout nyud --out data/synthetic_nyud
 _base_ = ['../mtl/invpt_vitL_nyud-448x576_released.py']
 crop_size = (128, 192)
+data_preprocessor = dict(size=crop_size)
 model = dict(
-    data_preprocessor=dict(size=crop_size),
+    data_preprocessor=data_preprocessor,
     backbone=dict(img_size=crop_size, embed_dim=32, depth=4, num_heads=2,
                   out_indices=(0, 1, 2, 3)),
     decoder=dict(in_channels=[32, 32, 32, 32], prelim_channels=32, channels=48,

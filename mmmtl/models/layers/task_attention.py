@@ -71,9 +71,11 @@ class TaskInteractionBlock(nn.Module):
             what the authors' released code computes for one image: their
             ``nn.MultiheadAttention`` reads (N, L, C) as sequence-first, so
             each token attends over the N images of the batch at its position;
-            with one image the softmax over one key is 1 and the block is the
-            value and output projections, ``out_proj(v_proj(x))`` (query and
-            key projections unused). For released DeMT weights.
+            with one image every token is a sequence of one: the softmax over
+            its one key is 1 and the block is the value and output
+            projections, ``out_proj(v_proj(x))`` (the query and key
+            projections stay in the graph, with zero gradient, as in the
+            authors' model). For released DeMT weights.
 
     Shapes: (B, T, C) -> task-interacted features (B, T, C).
     """
@@ -88,8 +90,9 @@ class TaskInteractionBlock(nn.Module):
     def forward(self, tokens: Tensor) -> Tensor:
         if self.across_tasks:
             mixed = self.attn(tokens, tokens)
-        else:
-            mixed = self.attn.out_proj(self.attn.v_proj(tokens))
+        else:  # every token attends to itself only
+            single = tokens.reshape(-1, 1, tokens.shape[-1])
+            mixed = self.attn(single, single).view_as(tokens)
         return self.norm(self.proj(mixed))
 
 
