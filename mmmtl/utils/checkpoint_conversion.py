@@ -8,16 +8,22 @@ state dict is either mapped to a key of the mmmtl model, or named by the
 converter as unused by the authors' forward; anything left over, and any key
 the model has that no released key fills, is an error that lists the keys.
 """
+import argparse
+import os
 import os.path as osp
 import pickle
 import zipfile
-from typing import Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from .checkpoint import allow_mmengine_checkpoint_types
 
+# Task names of the MTI-Net / ATRC code family (InvPT, DeMT) -> mmmtl's.
+AUTHOR_TASKS = {'semseg': 'semseg', 'depth': 'depth', 'human_parts': 'human_parts',
+                'sal': 'saliency', 'normals': 'normal', 'edge': 'edge'}
+BN_KEYS = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 STATE_KEYS = ('model', 'state_dict')  # containers of the authors' and mmengine's files
 # PyTorch Lightning < 1.5 keys the callback states in its checkpoints by the callback's
 # class (DeMT's files): the names are allowed, resolved to inert stand-ins (never called).
@@ -106,6 +112,12 @@ class KeyTaker:
         self.taken.add(key)
         return self.state[key]
 
+    def copy(self, out: Dict[str, Optional[Tensor]], src: str, dst: str,
+             names: Sequence[str] = ('weight', 'bias')) -> None:
+        """``out[dst.name] = state[src.name]`` for every name."""
+        for name in names:
+            out[f'{dst}.{name}'] = self.take(f'{src}.{name}')
+
     def take_cat(self, keys: Iterable[str], dim: int = 0) -> Optional[Tensor]:
         """The tensors under ``keys`` concatenated along ``dim``."""
         parts = [self.take(key) for key in keys]
@@ -143,3 +155,54 @@ def check_against_model(converted: Mapping[str, Tensor], expected: Mapping[str, 
     if problems:
         raise ConversionError(f'{source}: the converted weights do not fit the model of '
                               f'{config}: ' + '; '.join(problems) + '.')
+
+
+def task_correspondence(state: Mapping[str, Tensor], head_prefix: str, tasks: Sequence[str],
+                        source: str) -> Dict[str, Tuple[int, str]]:
+    """``{mmmtl task: (authors' index, authors' name)}``.
+
+    The authors' tasks and their order (that of their per-task ``ModuleList``
+    entries) are read from the order of the keys ``<head_prefix><task>.*`` (a
+    ``ModuleDict`` built in task order).
+
+    Raises:
+        KeyError: unknown task names, or other tasks than ``tasks``.
+    """
+    theirs = list(dict.fromkeys(
+        key[len(head_prefix):].split('.')[0] for key in state if key.startswith(head_prefix)))
+    unknown = sorted(set(theirs) - set(AUTHOR_TASKS))
+    if not theirs or unknown:
+        raise KeyError(f'{source}: task heads {theirs} under {head_prefix!r} (known: '
+                       f'{list(AUTHOR_TASKS)}): not the expected model.')
+    ours = {AUTHOR_TASKS[name]: (index, name) for index, name in enumerate(theirs)}
+    if sorted(ours) != sorted(tasks):
+        raise KeyError(f"{source}: the released model predicts {sorted(ours)}, the config's "
+                       f'decoder {sorted(tasks)}.')
+    return ours
+
+
+def converter_args(description: str) -> argparse.Namespace:
+    """Command line of a released-checkpoint converter: ``src config out [--cfg-options]``."""
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help='the released file as downloaded')
+    parser.add_argument('config', help='mmmtl config of the model (a *_released.py config)')
+    parser.add_argument('out', help='output checkpoint (.pth)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='overrides of the config (key=value)')
+    return parser.parse_args()
+
+
+def convert_file(args: argparse.Namespace, convert: Callable[..., Dict[str, Tensor]],
+                 converter: str) -> None:
+    """Build the config's model, convert ``args.src`` with ``convert(state, decoder,
+    source)``, check the strict fit and write ``{'meta', 'state_dict'}`` to ``args.out``."""
+    from mmmtl.apis import init_model
+    model = init_model(args.config, None, cfg_options=args.cfg_options)
+    state = load_released_state_dict(args.src)
+    converted = convert(state, model.decoder, args.src)
+    check_against_model(converted, model.state_dict(), args.src, args.config)
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    torch.save(dict(meta=dict(converted_from=osp.basename(args.src), config=args.config,
+                              converter=converter), state_dict=converted), args.out)
+    print(f'{args.out}: {len(converted)} tensors from {args.src} ({len(state)} keys).')

@@ -28,26 +28,20 @@ Example:
     python tools/model_converters/invpt2mmmtl.py InvPT_nyud.pth \
         configs/mtl/invpt_vitL_nyud-448x576_released.py checkpoints/invpt_vitL_nyud.pth
 """
-import argparse
-import os
-import os.path as osp
 import re
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
 
 import torch
-from mmengine.config import DictAction
 from torch import Tensor
 
 from mmmtl.utils.checkpoint_conversion import (
+    BN_KEYS,
     KeyTaker,
-    check_against_model,
-    load_released_state_dict,
+    convert_file,
+    converter_args,
+    task_correspondence,
 )
 
-# The authors' task names and their order in p.TASKS.NAMES (utils/config.py).
-AUTHOR_TASKS = {'semseg': 'semseg', 'depth': 'depth', 'human_parts': 'human_parts',
-                'sal': 'saliency', 'normals': 'normal', 'edge': 'edge'}
-BN_BUFFERS = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 UNUSED = (r'multi_task_decoder\.scale_embed\.2\.', r'multi_task_decoder\.invpt\.redu_chan\.0\.',
           r'multi_task_decoder\.invpt\.norm_mt\.',
           r'multi_task_decoder\.invpt\.invpt_stages\.0\.blocks\.0\.attn\.fuse_attn\.')
@@ -55,36 +49,14 @@ DEC = 'multi_task_decoder.'
 INV = DEC + 'invpt.'
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='released InvPT checkpoint -> mmmtl checkpoint')
-    parser.add_argument('src', help='the released file (e.g. InvPT_nyud.pth) as downloaded')
-    parser.add_argument('config', help='mmmtl config of the model (a *_released.py config)')
-    parser.add_argument('out', help='output checkpoint (.pth)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='overrides of the config (key=value)')
-    return parser.parse_args()
-
-
-def author_tasks(state: Dict[str, Tensor], source: str) -> List[str]:
-    """The authors' task names in their order, read from the heads' keys."""
-    found = {key.split('.')[1] for key in state if key.startswith('heads.')}
-    unknown = sorted(found - set(AUTHOR_TASKS))
-    if not found or unknown:
-        raise KeyError(f'{source}: not an InvPT TransformerNet state dict: task heads '
-                       f'{sorted(found)} (known: {list(AUTHOR_TASKS)}).')
-    return [task for task in AUTHOR_TASKS if task in found]
+def parse_args():
+    return converter_args('released InvPT checkpoint -> mmmtl checkpoint')
 
 
 def _conv_bn(take: KeyTaker, src: str, dst: str, bn: str, out: Dict[str, Tensor]) -> None:
     """A conv without bias (``src``) and its BatchNorm (``bn``) -> a ConvModule ``dst``."""
     out[f'{dst}.conv.weight'] = take.take(f'{src}.weight')
-    for name in BN_BUFFERS:
-        out[f'{dst}.bn.{name}'] = take.take(f'{bn}.{name}')
-
-
-def _linear(take: KeyTaker, src: str, dst: str, out: Dict[str, Tensor]) -> None:
-    for name in ('weight', 'bias'):
-        out[f'{dst}.{name}'] = take.take(f'{src}.{name}')
+    take.copy(out, bn, f'{dst}.bn', BN_KEYS)
 
 
 def _task_blocks(tensor: Tensor, order: Sequence[int], num_tasks: int) -> Tensor:
@@ -105,11 +77,7 @@ def convert(state: Dict[str, Tensor], tasks: Sequence[str], num_stages: int,
         KeyError: the tasks of the file and of ``tasks`` differ.
         ConversionError: keys are missing or left over (listed).
     """
-    theirs = author_tasks(state, source)
-    ours = {AUTHOR_TASKS[task]: (i, task) for i, task in enumerate(theirs)}
-    if sorted(ours) != sorted(tasks):
-        raise KeyError(f'{source}: the released model predicts {sorted(ours)}, the config\'s '
-                       f'decoder {sorted(tasks)}.')
+    ours = task_correspondence(state, 'heads.', tasks, source)
     order = [ours[task][0] for task in tasks]  # authors' index of each mmmtl task
     take = KeyTaker(state, source)
     out: Dict[str, Tensor] = {}
@@ -121,9 +89,9 @@ def convert(state: Dict[str, Tensor], tasks: Sequence[str], num_stages: int,
         for j in range(2):
             _conv_bn(take, f'{DEC}preliminary_decoder.{t}.{j}.conv',
                      f'decoder.prelim.{task}.{j}', f'{DEC}preliminary_decoder.{t}.{j}.bn1', out)
-        _linear(take, f'{DEC}intermediate_head.{t}', f'decoder.prelim_heads.{task}', out)
-        _linear(take, f'{INV}mix_proj.{t}.0', f'decoder.mix.{task}', out)
-        _linear(take, f'heads.{t}.linear_pred', f'decoder.heads.{task}', out)
+        take.copy(out, f'{DEC}intermediate_head.{t}', f'decoder.prelim_heads.{task}')
+        take.copy(out, f'{INV}mix_proj.{t}.0', f'decoder.mix.{task}')
+        take.copy(out, f'heads.{t}.linear_pred', f'decoder.heads.{task}')
         # mt_proj: conv (with bias) + BN; the bias goes into the BN's running mean.
         _conv_bn(take, f'{INV}mt_proj.{t}.0', f'decoder.fuse_convs.{task}',
                  f'{INV}mt_proj.{t}.1', out)
@@ -133,7 +101,7 @@ def convert(state: Dict[str, Tensor], tasks: Sequence[str], num_stages: int,
             out[f'decoder.fuse_convs.{task}.bn.running_mean'] = mean - bias
     # Encoder skips: scale_embed.0 (transposed conv) -> last stage, .1 -> second.
     for src, stage in ((0, num_stages - 1), (1, num_stages - 2)):
-        _linear(take, f'{DEC}scale_embed.{src}', f'decoder.skip_projs.{stage}', out)
+        take.copy(out, f'{DEC}scale_embed.{src}', f'decoder.skip_projs.{stage}')
     for i in range(num_stages):
         stage = f'{INV}invpt_stages.{i}.'
         block = stage + 'blocks.0.'
@@ -144,21 +112,21 @@ def convert(state: Dict[str, Tensor], tasks: Sequence[str], num_stages: int,
                 for j, (conv, bn) in enumerate(((1, 2), (4, 5)), start=1):
                     _conv_bn(take, f'{up}{conv}', f'decoder.up_embeds.{i - 1}.{task}.{j}',
                              f'{up}{bn}', out)
-                _linear(take, f'{INV}redu_chan.{i}.{ours[task][0]}',
-                        f'decoder.reduce.{i - 1}.{task}', out)
-            _linear(take, block + 'attn.fuse_attn', dst + 'attn.fuse', out)
+                take.copy(out, f'{INV}redu_chan.{i}.{ours[task][0]}',
+                          f'decoder.reduce.{i - 1}.{task}')
+            take.copy(out, block + 'attn.fuse_attn', dst + 'attn.fuse')
         for name in ('norm1', 'norm2'):
-            _linear(take, block + name, dst + name, out)
-        _linear(take, block + 'mlp.fc1', dst + 'mlp.0', out)
-        _linear(take, block + 'mlp.fc2', dst + 'mlp.2', out)
+            take.copy(out, block + name, dst + name)
+        take.copy(out, block + 'mlp.fc1', dst + 'mlp.0')
+        take.copy(out, block + 'mlp.fc2', dst + 'mlp.2')
         for theirs_name, ours_name in (('proj_q', 'q_proj'), ('proj_k', 'k_proj'),
                                        ('proj_v', 'v_proj'), ('proj', 'proj')):
-            _linear(take, f'{block}attn.{theirs_name}', f'{dst}attn.{ours_name}', out)
+            take.copy(out, f'{block}attn.{theirs_name}', f'{dst}attn.{ours_name}')
         # One depthwise conv + BN per task -> one over the stacked task channels.
         q = f'{block}attn.conv_proj_q.'
         out[dst + 'attn.q_conv.weight'] = take.take_cat(
             f'{q}{ours[task][0]}.conv.weight' for task in tasks)
-        for name in BN_BUFFERS[:4]:
+        for name in BN_KEYS[:4]:
             out[f'{dst}attn.q_norm.{name}'] = take.take_cat(
                 f'{q}{ours[task][0]}.bn.{name}' for task in tasks)
         counts = [take.take(f'{q}{ours[task][0]}.bn.num_batches_tracked') for task in tasks]
@@ -173,17 +141,8 @@ def convert(state: Dict[str, Tensor], tasks: Sequence[str], num_stages: int,
 
 
 def main() -> None:
-    args = parse_args()
-    from mmmtl.apis import init_model
-    model = init_model(args.config, None, cfg_options=args.cfg_options)
-    decoder = model.decoder
-    state = load_released_state_dict(args.src)
-    converted = convert(state, decoder.tasks, decoder.num_stages, args.src)
-    check_against_model(converted, model.state_dict(), args.src, args.config)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    torch.save(dict(meta=dict(converted_from=osp.basename(args.src), config=args.config,
-                              converter='invpt2mmmtl'), state_dict=converted), args.out)
-    print(f'{args.out}: {len(converted)} tensors from {args.src} ({len(state)} keys).')
+    convert_file(parse_args(), lambda state, decoder, source: convert(
+        state, decoder.tasks, decoder.num_stages, source), 'invpt2mmmtl')
 
 
 if __name__ == '__main__':
