@@ -5,7 +5,6 @@ their code) becomes an mmmtl checkpoint whose model reproduces the authors' outp
 broken files and key mismatches are refused, naming the file and the keys."""
 import pytest
 import torch
-import torch.nn.functional as F
 from tool_loader import load_tool
 
 from mmmtl.apis import init_model
@@ -29,6 +28,7 @@ FAMILIES = {
                  convert_args=(1,)),
 }
 TOLERANCE = 1e-5  # max |difference| in float32
+max_differences = load_tool('tools/model_converters/compare_with_reference.py').max_differences
 
 
 def released(family: str) -> str:
@@ -43,21 +43,6 @@ def converted(request, tmp_path_factory):
     log = run_tool([PYTHON, spec['converter'], released(family), spec['config'], str(out)])
     assert 'tensors from' in log
     return family, out
-
-
-def max_differences(model, reference):
-    """{'final' / 'inter': {task: max |mmmtl - authors|}} on the fixture's input; the
-    authors' outputs are resized to the input as their models do (bilinear)."""
-    image = reference['input']
-    with torch.no_grad():
-        final, aux = model.forward_tasks_with_aux(image)
-    ours = dict(final=final, inter=aux.get('inter', {}))
-    return {
-        kind: {task: (ours[kind][task] - F.interpolate(
-            expected, size=image.shape[2:], mode='bilinear', align_corners=False)
-                      ).abs().max().item() for task, expected in reference[kind].items()}
-        for kind in ('final', 'inter') if reference[kind]
-    }
 
 
 def test_converted_model_gives_the_authors_outputs(converted):

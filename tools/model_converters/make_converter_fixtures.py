@@ -2,27 +2,34 @@
 
 For each family this builds the authors' own model (their code, at the commit
 named below, read from a local checkout) at a reduced depth and width that
-keeps every key of the released model's structure, with random weights from
-a fixed seed (BatchNorm statistics and biases randomised too, so that every
-mapping is exercised), runs it in eval mode on a fixed input, and writes to
-``--out-dir``:
+keeps every key of the released model's structure (``--size full``: at the
+released size), with random weights from a fixed seed (BatchNorm statistics
+and biases randomised too, so that every mapping is exercised), runs it in
+eval mode on a fixed input, and writes to ``--out-dir``:
 
-- ``<name>_released.pth``: the state dict in the released file's container
-  (InvPT: ``{'model': DDP state dict, 'optimizer', 'scheduler', 'epoch',
-  'iter_count'}`` as their ``train_utils.py`` saves it);
-- ``<name>_reference.pth``: ``{'input', 'final', 'inter', 'commit'}``: the
-  input image batch (normalised) and the authors' outputs per task, under
-  mmmtl's task names, before their final bilinear resize to the input size
-  (``final`` at stride 4, ``inter`` at the preliminary decoder's size).
+- ``<family>_<size>_nyud_released.pth``: the state dict in the released
+  file's container (InvPT: ``{'model': DDP state dict, 'optimizer',
+  'scheduler', 'epoch', 'iter_count'}`` as their ``train_utils.py`` saves it;
+  DeMT: PyTorch Lightning 1.1's ``{'state_dict', 'optimizer_states',
+  'lr_schedulers', 'callbacks', ...}``);
+- ``<family>_<size>_nyud_reference.pth``: ``{'input', 'final', 'inter',
+  'commit'}``: the input batch (normalised) and the authors' outputs per task,
+  under mmmtl's task names, before their final bilinear resize to the input
+  (``final`` at stride 4, InvPT's ``inter`` at the preliminary decoder's size).
 
 The reference code is not part of mmmtl: it is exported from the checkout
 into a temporary directory (``git archive``) and imported from there, with
-shims for today's libraries applied here, not to their files. It needs
-``einops`` (``pip install einops``), which mmmtl itself does not.
+shims for today's libraries applied here, not to their files (DeMT: the head
+width set in the exported copy, torch 1.7's attention reshaping, a stand-in
+for Lightning's callback class). It needs ``einops`` and ``timm``
+(``pip install einops``), which mmmtl's converters do not.
+
+Compare a converted model with a reference file with
+``tools/model_converters/compare_with_reference.py``.
 
 Example:
     python tools/model_converters/make_converter_fixtures.py \
-        --invpt /path/to/Multi-Task-Transformer --out-dir tests/fixtures/converters
+        --invpt ../Multi-Task-Transformer --demt ../DeMT --out-dir tests/fixtures/converters
 """
 import argparse
 import os
@@ -42,20 +49,31 @@ import torch.nn.functional as F
 INVPT_COMMIT = '870c6be100b95d44ffa0a9591775dd3faa2d5664'  # prismformore/Multi-Task-Transformer
 INVPT_TASKS = {'semseg': 40, 'depth': 1, 'normals': 3, 'edge': 1}  # NYUD-v2, authors' names
 INVPT_TO_MMMTL = {'semseg': 'semseg', 'depth': 'depth', 'normals': 'normal', 'edge': 'edge'}
-# Reduced InvPT: ViT of 4 blocks (width 32, 2 heads), features after blocks 1, 2, 3 and the
-# normed last one (the released model: 24 blocks of 1024, blocks 6, 12, 18, 24); decoder
-# 32 + 16 channels (512 + 64); input 128x192 (448x576).
-INVPT_SIZE = (128, 192)
-INVPT_VIT = dict(select_list=[1, 2, 3], patch_size=16, embed_dim=32, depth=4, num_heads=2)
-INVPT_DECODER = dict(embed_dim=32, PRED_OUT_NUM_CONSTANT=16)
+# Model sizes: 'tiny' (the fixtures in the repository) keeps every key of the released
+# structure at reduced width / depth; 'full' is the released models' size (ViT-L InvPT on
+# NYUD-v2 at 448x576; DeMT Swin-S at 480x640), for a check outside the test suite.
+# InvPT tiny: ViT of 4 blocks (width 32, 2 heads), features after blocks 1, 2, 3 and the
+# normed last one; decoder 32 + 16 channels (512 + 64); two images of 128x192.
+INVPT_SIZES = {
+    'tiny': dict(image=(128, 192), decoder=dict(embed_dim=32, PRED_OUT_NUM_CONSTANT=16),
+                 vit=dict(select_list=[1, 2, 3], patch_size=16, embed_dim=32, depth=4,
+                          num_heads=2)),
+    'full': dict(image=(448, 576), decoder=dict(embed_dim=512, PRED_OUT_NUM_CONSTANT=64),
+                 vit=dict(select_list=[6, 12, 18], patch_size=16, embed_dim=1024, depth=24,
+                          num_heads=16)),
+}
 DEMT_COMMIT = 'b638e140b0bf4c37e119f2dd8b9945386103a9fc'  # yangyangxu0/DeMT
 DEMT_TASKS = INVPT_TASKS
-# Reduced DeMT: Swin of width 8 (heads 1-2-2-4, two blocks per stage, window 7; Swin-S:
-# 96, 3-6-12-24, 2-2-18-2), head width 32 (256) with 4 heads, input 96x128 (480x640), one
-# image (the authors' test batch per GPU).
-DEMT_SIZE = (96, 128)
-DEMT_SWIN = dict(embed_dims=8, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), window_size=7)
-DEMT_HEAD_WIDTH = 32
+# DeMT tiny: Swin of width 8 (heads 1-2-2-4, two blocks per stage, window 7), head width 32
+# (256) with 4 heads, one image (the authors' test batch per GPU) of 96x128.
+DEMT_SIZES = {
+    'tiny': dict(image=(96, 128), head_width=32,
+                 swin=dict(embed_dims=8, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
+                           window_size=7)),
+    'full': dict(image=(480, 640), head_width=256,  # Swin-S
+                 swin=dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24),
+                           window_size=7)),
+}
 SEED = 0
 
 
@@ -65,6 +83,9 @@ def parse_args() -> argparse.Namespace:
                         help='git checkout (or bare mirror) of prismformore/Multi-Task-Transformer')
     parser.add_argument('--demt', required=True, help='git checkout of yangyangxu0/DeMT')
     parser.add_argument('--out-dir', default='tests/fixtures/converters')
+    parser.add_argument('--size', choices=['tiny', 'full'], default='tiny',
+                        help="tiny: the repository's fixtures; full: the released models' size "
+                        '(GBs of memory, minutes)')
     parser.add_argument('--allow-other-commit', action='store_true',
                         help='use the checkout\'s HEAD even if it is not the named commit')
     return parser.parse_args()
@@ -147,7 +168,8 @@ class PolynomialLR(torch.optim.lr_scheduler.LRScheduler):
         return [(lr - self.min_lr) * factor + self.min_lr for lr in self.base_lrs]
 
 
-def make_invpt(repo: str, out_dir: str, allow_other: bool) -> None:
+def make_invpt(repo: str, out_dir: str, allow_other: bool, size: str = 'tiny') -> None:
+    spec = INVPT_SIZES[size]
     sys.modules.setdefault('easydict', types.SimpleNamespace(EasyDict=_EasyDict))
     with exported(repo, INVPT_COMMIT, 'InvPT', allow_other) as root, importable(root):
         from models.transformer_net import TransformerNet
@@ -159,14 +181,14 @@ def make_invpt(repo: str, out_dir: str, allow_other: bool) -> None:
         invpt_module.BATCHNORM = transformer_decoder.BATCHNORM = nn.BatchNorm2d
 
         torch.manual_seed(SEED)
-        height, width = INVPT_SIZE
+        height, width = spec['image']
         p = _EasyDict(
             TASKS=_EasyDict(NAMES=list(INVPT_TASKS), NUM_OUTPUT=dict(INVPT_TASKS)),
-            mtt_resolution_downsample_rate=2, **INVPT_DECODER)
-        channels = INVPT_VIT['embed_dim']
+            mtt_resolution_downsample_rate=2, **spec['decoder'])
+        channels = spec['vit']['embed_dim']
         p.backbone_channels = [channels] * 4
         p.spatial_dim = [[height // 16, width // 16] for _ in range(4)]
-        backbone = VisionTransformer(img_size=INVPT_SIZE, **INVPT_VIT)
+        backbone = VisionTransformer(img_size=spec['image'], **spec['vit'])
         final = p.embed_dim + p.PRED_OUT_NUM_CONSTANT
         heads = nn.ModuleDict({task: MLPHead(final, n) for task, n in INVPT_TASKS.items()})
         model = TransformerNet(p, backbone, p.backbone_channels, heads)
@@ -191,11 +213,11 @@ def make_invpt(repo: str, out_dir: str, allow_other: bool) -> None:
         os.makedirs(out_dir, exist_ok=True)
         torch.save({'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
                     'model': ddp_state, 'epoch': 0, 'iter_count': 0},
-                   osp.join(out_dir, 'invpt_tiny_nyud_released.pth'))
+                   osp.join(out_dir, f'invpt_{size}_nyud_released.pth'))
         torch.save(dict(input=image, commit=INVPT_COMMIT,
                         final={INVPT_TO_MMMTL[t]: v for t, v in stride4.items()},
                         inter={INVPT_TO_MMMTL[t]: v for t, v in inter.items()}),
-                   osp.join(out_dir, 'invpt_tiny_nyud_reference.pth'))
+                   osp.join(out_dir, f'invpt_{size}_nyud_reference.pth'))
         print(f'InvPT: {len(ddp_state)} tensors from commit {INVPT_COMMIT[:10]} -> {out_dir}')
 
 
@@ -249,14 +271,15 @@ def lightning_callback_class() -> Iterator[type]:
                 sys.modules[name] = module
 
 
-def make_demt(repo: str, out_dir: str, allow_other: bool) -> None:
+def make_demt(repo: str, out_dir: str, allow_other: bool, size: str = 'tiny') -> None:
+    spec = DEMT_SIZES[size]
     with exported(repo, DEMT_COMMIT, 'src', allow_other) as root:
         head_file = osp.join(root, 'model', 'heads', 'demt_head.py')
         source = open(head_file).read()
         if source.count('dim_ = 256') != 1:
             raise SystemExit(f'{head_file}: expected one `dim_ = 256` (the head width).')
         with open(head_file, 'w') as handle:  # the exported copy: reduced width
-            handle.write(source.replace('dim_ = 256', f'dim_ = {DEMT_HEAD_WIDTH}'))
+            handle.write(source.replace('dim_ = 256', f"dim_ = {spec['head_width']}"))
         _package('demt_heads', osp.join(root, 'model', 'heads'))
         _package('demt_backbones', osp.join(root, 'model', 'backbones'))
         try:
@@ -268,8 +291,8 @@ def make_demt(repo: str, out_dir: str, allow_other: bool) -> None:
 
         torch.manual_seed(SEED)
         model = nn.Module()  # the LightningModule's attribute names: backbone, head
-        model.backbone = SwinTransformer(**DEMT_SWIN)
-        planes = {i: DEMT_SWIN['embed_dims'] * 2**i for i in range(4)}
+        model.backbone = SwinTransformer(**spec['swin'])
+        planes = {i: spec['swin']['embed_dims'] * 2**i for i in range(4)}
         model.head = DemtHead(tasks=list(DEMT_TASKS), in_index=[0, 1, 2, 3],
                               task_channel_mapping={t: {'final': n} for t, n in DEMT_TASKS.items()},
                               idx_to_planes=planes)
@@ -279,7 +302,7 @@ def make_demt(repo: str, out_dir: str, allow_other: bool) -> None:
         randomise(model, SEED)
         model.eval()
 
-        image = torch.randn(1, 3, *DEMT_SIZE, generator=torch.Generator().manual_seed(SEED))
+        image = torch.randn(1, 3, *spec['image'], generator=torch.Generator().manual_seed(SEED))
         stride4: Dict[str, torch.Tensor] = {}
         hooks = [conv.register_forward_hook(
             lambda module, args, output, task=task: stride4.__setitem__(task, output))
@@ -303,17 +326,17 @@ def make_demt(repo: str, out_dir: str, allow_other: bool) -> None:
                                                  'best_model_path': '', 'dirpath': 'logger'}},
                         'optimizer_states': [optimizer.state_dict()],
                         'lr_schedulers': [scheduler.state_dict()], 'state_dict': state},
-                       osp.join(out_dir, 'demt_tiny_nyud_released.pth'))
+                       osp.join(out_dir, f'demt_{size}_nyud_released.pth'))
         torch.save(dict(input=image, commit=DEMT_COMMIT, inter={},
                         final={INVPT_TO_MMMTL[t]: v for t, v in stride4.items()}),
-                   osp.join(out_dir, 'demt_tiny_nyud_reference.pth'))
+                   osp.join(out_dir, f'demt_{size}_nyud_reference.pth'))
         print(f'DeMT: {len(state)} tensors from commit {DEMT_COMMIT[:10]} -> {out_dir}')
 
 
 def main() -> None:
     args = parse_args()
-    make_invpt(args.invpt, args.out_dir, args.allow_other_commit)
-    make_demt(args.demt, args.out_dir, args.allow_other_commit)
+    make_invpt(args.invpt, args.out_dir, args.allow_other_commit, args.size)
+    make_demt(args.demt, args.out_dir, args.allow_other_commit, args.size)
 
 
 if __name__ == '__main__':
