@@ -101,9 +101,6 @@ class KeyTaker:
         self.taken: set = set()
         self.absent: List[str] = []
 
-    def has(self, key: str) -> bool:
-        return key in self.state
-
     def take(self, key: str) -> Optional[Tensor]:
         """The tensor under ``key``; a missing key is recorded (error at :meth:`check`)."""
         if key not in self.state:

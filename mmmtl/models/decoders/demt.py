@@ -61,8 +61,9 @@ class DeMTDecoder(BaseMultiTaskDecoder):
         norm_cfg: Norm of the mixers and heads (``SyncBN`` on several GPUs).
         in_index: Which input map to read.
         interaction_across_tasks: ``False``: the task interaction block as
-            the authors' code computes it for one image (value and output
-            projections, no attention); see :class:`TaskInteractionBlock`.
+            the authors' code computes it for one image (every token attends
+            to itself only: the value and output projections); see
+            :class:`TaskInteractionBlock`.
         aux_loss_weights: Unused (no auxiliary outputs), kept for the
             interface.
         init_cfg: Initialisation (logits: normal, std 0.01, zero bias).
