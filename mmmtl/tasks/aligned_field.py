@@ -102,9 +102,9 @@ class AlignedField:
         chw = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(chw)).to(self.dtype)
 
-    def pad_tensor(self, tensor: Tensor, pad_hw: Tuple[int, int]) -> Tensor:
-        """Pad a (C, H, W) tensor by ``pad_hw`` rows and columns at the bottom and right."""
-        return F.pad(tensor, (0, pad_hw[1], 0, pad_hw[0]), value=self.pad_value)
+    def pad_tensor(self, tensor: Tensor, padding: Tuple[int, int, int, int]) -> Tensor:
+        """Pad a (C, H, W) tensor by ``padding`` = (left, right, top, bottom) pixels."""
+        return F.pad(tensor, padding, value=self.pad_value)
 
 
 ALIGNED_FIELDS: Dict[str, AlignedField] = {}

@@ -149,7 +149,7 @@ def test_a_teacher_output_is_one_more_aligned_field(registries):
     assert sample.teacher_normal.data.shape == (3, 2 * H + 2, 2 * W)
     assert sample.teacher_valid.data.dtype == torch.bool
     # Batch padding in the data preprocessor uses the same rule.
-    MultiTaskDataPreProcessor._pad_gt(sample, 1, 2)
+    MultiTaskDataPreProcessor._pad_gt(sample, (0, 2, 0, 1))  # (left, right, top, bottom)
     assert sample.teacher_valid.data.shape == (1, 2 * H + 3, 2 * W + 2)
     assert not sample.teacher_valid.data[:, -1].any()
 

@@ -28,8 +28,9 @@ def _target_size(shapes: List[Tuple[int, int]], size: Optional[Tuple[int, int]],
 class MultiTaskDataPreProcessor(BaseDataPreprocessor):
     """Normalise, convert and pad a multi-task batch.
 
-    Images are padded at the bottom/right with ``pad_val`` to ``size`` (H, W)
-    and/or a multiple of ``size_divisor``; in training every ``gt_*`` map of
+    Images are padded at the bottom/right (``pad_center``: equally on both
+    sides, the odd pixel at the bottom/right) with ``pad_val`` to ``size``
+    (H, W) and/or a multiple of ``size_divisor``; in training every ``gt_*`` map of
     the data samples is padded the same way with its task's pad value (255 for
     label maps, 0 for depth and normals, i.e. ignored). ``batch_input_shape``
     and ``padding_size`` (left, right, top, bottom) are written to each
@@ -43,6 +44,8 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
         bgr_to_rgb, rgb_to_bgr: Channel order conversion.
         test_pad: Whether to pad in test mode too (needed by backbones with a
             fixed stride such as Swin; predictions are cropped back).
+        pad_center: Centre the image in the padded canvas, as the test
+            transforms of InvPT / ATRC-based code (``PadImage``) do.
     """
 
     def __init__(self,
@@ -53,8 +56,10 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
                  pad_val: Number = 0,
                  bgr_to_rgb: bool = False,
                  rgb_to_bgr: bool = False,
-                 test_pad: bool = True) -> None:
+                 test_pad: bool = True,
+                 pad_center: bool = False) -> None:
         super().__init__()
+        self.pad_center = pad_center
         if bgr_to_rgb and rgb_to_bgr:
             raise ValueError('`bgr_to_rgb` and `rgb_to_bgr` cannot both be True.')
         self.size = tuple(size) if size is not None else None
@@ -70,11 +75,12 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
             self.register_buffer('std', torch.tensor(std).view(-1, 1, 1), False)
 
     @staticmethod
-    def _pad_gt(data_sample: MultiTaskDataSample, pad_h: int, pad_w: int) -> None:
-        """Pad every aligned map of the sample (ground truth, ...) by its rule."""
+    def _pad_gt(data_sample: MultiTaskDataSample, padding: Tuple[int, int, int, int]) -> None:
+        """Pad every aligned map of the sample (ground truth, ...) by its rule;
+        ``padding`` is (left, right, top, bottom), as ``F.pad``."""
         for key, rule in ALIGNED_FIELDS.items():
             if key in data_sample:
-                padded = rule.pad_tensor(getattr(data_sample, key).data, (pad_h, pad_w))
+                padded = rule.pad_tensor(getattr(data_sample, key).data, padding)
                 setattr(data_sample, key, PixelData(data=padded))
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
@@ -102,12 +108,13 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
         padded = []
         for index, img in enumerate(inputs):
             pad_h, pad_w = height - img.shape[1], width - img.shape[2]
-            padded.append(F.pad(img, (0, pad_w, 0, pad_h), value=self.pad_val))
+            top, left = (pad_h // 2, pad_w // 2) if self.pad_center else (0, 0)
+            padding = (left, pad_w - left, top, pad_h - top)  # F.pad order
+            padded.append(F.pad(img, padding, value=self.pad_val))
             if data_samples is not None:
                 sample = data_samples[index]
                 if training:
-                    self._pad_gt(sample, pad_h, pad_w)
+                    self._pad_gt(sample, padding)
                 sample.set_metainfo(
-                    dict(batch_input_shape=(height, width),
-                         padding_size=(0, pad_w, 0, pad_h)))
+                    dict(batch_input_shape=(height, width), padding_size=padding))
         return dict(inputs=torch.stack(padded, dim=0), data_samples=data_samples)

@@ -37,9 +37,14 @@ class DeMTDecoder(BaseMultiTaskDecoder):
     sequence-first layout; with their one image per GPU the task query block
     computes exactly this per-pixel attention over the tasks, and the task
     interaction block (a sequence of one image) reduces to its value and
-    output projections. We keep the paper's self-attention across tasks in the
-    interaction block, which is independent of the batch; parameters are the
-    same.
+    output projections. By default we keep the paper's self-attention across
+    tasks in the interaction block, which is independent of the batch;
+    parameters are the same. ``interaction_across_tasks=False`` computes the
+    authors' one-image forward instead (the ``*_released.py`` configs, for
+    their weights). Their code's output for an image also depends on the
+    other images of its batch (both blocks attend across the batch); mmmtl
+    computes every image as if alone, i.e. as the authors' test with one
+    image per GPU.
 
     Args:
         tasks: Task names, in output order.
@@ -55,6 +60,10 @@ class DeMTDecoder(BaseMultiTaskDecoder):
             ``None`` = C_in // 8 as the authors.
         norm_cfg: Norm of the mixers and heads (``SyncBN`` on several GPUs).
         in_index: Which input map to read.
+        interaction_across_tasks: ``False``: the task interaction block as
+            the authors' code computes it for one image (every token attends
+            to itself only: the value and output projections); see
+            :class:`TaskInteractionBlock`.
         aux_loss_weights: Unused (no auxiliary outputs), kept for the
             interface.
         init_cfg: Initialisation (logits: normal, std 0.01, zero bias).
@@ -74,6 +83,7 @@ class DeMTDecoder(BaseMultiTaskDecoder):
                  bottleneck_channels: Optional[int] = None,
                  norm_cfg: Optional[dict] = None,
                  in_index: int = 0,
+                 interaction_across_tasks: bool = True,
                  aux_loss_weights: Optional[Dict[str, float]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Normal', std=0.01, override=dict(name='logits'))) -> None:
@@ -94,7 +104,8 @@ class DeMTDecoder(BaseMultiTaskDecoder):
                                   norm_cfg=norm_cfg)
             for task in self.tasks
         })
-        self.interaction = TaskInteractionBlock(embed_dims, num_heads)
+        self.interaction = TaskInteractionBlock(embed_dims, num_heads,
+                                                across_tasks=interaction_across_tasks)
         self.task_queries = nn.ModuleDict(
             {task: TaskQueryBlock(embed_dims, num_heads)
              for task in self.tasks})

@@ -63,17 +63,37 @@ class TaskAttention(nn.Module):
 class TaskInteractionBlock(nn.Module):
     """Self-attention across all tasks' deformed features, then Linear -> LN.
 
+    Args:
+        embed_dims: Token channels C.
+        num_heads: Attention heads.
+        across_tasks: ``True``: every task token attends over the T task
+            tokens of its pixel (the paper's task interaction). ``False``:
+            what the authors' released code computes for one image: their
+            ``nn.MultiheadAttention`` reads (N, L, C) as sequence-first, so
+            each token attends over the N images of the batch at its position;
+            with one image every token is a sequence of one: the softmax over
+            its one key is 1 and the block is the value and output
+            projections, ``out_proj(v_proj(x))`` (the query and key
+            projections stay in the graph, with zero gradient, as in the
+            authors' model). For released DeMT weights.
+
     Shapes: (B, T, C) -> task-interacted features (B, T, C).
     """
 
-    def __init__(self, embed_dims: int, num_heads: int) -> None:
+    def __init__(self, embed_dims: int, num_heads: int, across_tasks: bool = True) -> None:
         super().__init__()
+        self.across_tasks = across_tasks
         self.attn = TaskAttention(embed_dims, num_heads)
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.norm = nn.LayerNorm(embed_dims)
 
     def forward(self, tokens: Tensor) -> Tensor:
-        return self.norm(self.proj(self.attn(tokens, tokens)))
+        if self.across_tasks:
+            mixed = self.attn(tokens, tokens)
+        else:  # every token attends to itself only
+            single = tokens.reshape(-1, 1, tokens.shape[-1])
+            mixed = self.attn(single, single).view_as(tokens)
+        return self.norm(self.proj(mixed))
 
 
 class TaskQueryBlock(nn.Module):

@@ -16,7 +16,7 @@ from mmmtl.tasks import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = sorted(
-    osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs', 'mtl', 'demt_*.py')))
+    osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs', 'mtl', 'demt_*_40k_*.py')))
 NYUD = dict(semseg=40, depth=1, normal=3, edge=1)
 LOSSES = dict(semseg=dict(type='MultiTaskCrossEntropyLoss'), depth=dict(type='DepthL1Loss'),
               normal=dict(type='NormalL1Loss'),

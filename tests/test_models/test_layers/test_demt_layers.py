@@ -207,3 +207,25 @@ def test_task_blocks_shapes_and_residual():
         block.norm.weight.zero_()
         block.norm.bias.zero_()
     assert torch.equal(block(tokens[:, :1], interacted), tokens[:, :1])
+
+
+def test_interaction_of_one_image_is_the_value_and_output_projections():
+    """across_tasks=False: what the authors' nn.MultiheadAttention computes on one image
+    (a sequence of one): out_proj(v_proj(x)) per token, blind to the other tasks, while
+    query and key projections stay in the graph (zero gradient)."""
+    torch.manual_seed(0)
+    block = TaskInteractionBlock(8, 2, across_tasks=False)
+    tokens = torch.randn(5, 3, 8, requires_grad=True)
+    out = block(tokens)
+    attn = block.attn
+    expected = block.norm(block.proj(attn.out_proj(attn.v_proj(tokens))))
+    torch.testing.assert_close(out, expected)
+    other = tokens.detach().clone()
+    other[:, 1:] = torch.randn(5, 2, 8)
+    torch.testing.assert_close(block(other)[:, 0], out[:, 0])  # task 0 ignores the others
+    out.sum().backward()
+    assert attn.q_proj.weight.grad is not None and attn.q_proj.weight.grad.abs().max() == 0
+    assert attn.v_proj.weight.grad.abs().max() > 0
+    default = TaskInteractionBlock(8, 2)
+    default.load_state_dict(block.state_dict())
+    assert not torch.allclose(default(tokens), out)

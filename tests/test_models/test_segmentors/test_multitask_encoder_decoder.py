@@ -90,6 +90,29 @@ def test_predict_crops_padding_and_decodes_every_task():
     assert torch.equal(out.pred_sem_seg.data[0], logits['semseg'][0, :, :40, :52].argmax(0))
 
 
+def test_centred_padding_places_the_image_in_the_middle_and_is_cropped_back():
+    """pad_center (InvPT's PadImage): 40x52 -> 64x64 with 12 / 12 rows and 6 / 6 columns
+    around the image; predictions are the crop of that window."""
+    model = tiny_model(data_preprocessor=dict(
+        type='MultiTaskDataPreProcessor', mean=[0., 0., 0.], std=[255., 255., 255.],
+        size=(64, 64), pad_center=True)).eval()
+    image = torch.randint(1, 255, (3, 40, 52), dtype=torch.uint8)
+    sample = make_sample(40, 52)
+    data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample]), training=False)
+    assert data['data_samples'][0].padding_size == (6, 6, 12, 12)
+    torch.testing.assert_close(data['inputs'][0, :, 12:52, 6:58], image.float() / 255.)
+    assert data['inputs'][0, :, :12].abs().max() == 0
+    assert data['inputs'][0, :, :, :6].abs().max() == 0
+    with torch.no_grad():
+        out = model(**data, mode='predict')[0]
+        logits = model(data['inputs'], mode='tensor')
+    assert torch.equal(out.pred_sem_seg.data[0], logits['semseg'][0, :, 12:52, 6:58].argmax(0))
+    train = model.data_preprocessor(dict(inputs=[image], data_samples=[make_sample(40, 52)]),
+                                    training=True)
+    gt = train['data_samples'][0].gt_sem_seg.data
+    assert (gt[0, :12] == 255).all() and torch.equal(gt[0, 12:52, 6:58], sample.gt_sem_seg.data[0])
+
+
 def test_predict_resizes_to_original_shape_and_rescales_depth():
     model = tiny_model(tasks=('depth', )).eval()
     logits = {'depth': torch.full((1, 1, 32, 32), 2.0)}
