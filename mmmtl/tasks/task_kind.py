@@ -12,6 +12,7 @@ packed and in models (torch) it is (C, H, W), batched (N, C, H, W). The
 kinds draw and save with :mod:`mmmtl.visualization`'s helpers, imported
 when called (that package imports this one).
 """
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -36,7 +37,7 @@ class GTLimits:
     normal_tolerance: float = 0.1
 
 
-class TaskKind:
+class TaskKind(ABC):
     """Behaviour shared by the tasks of one kind (stateless; one instance each).
 
     Class attributes:
@@ -69,40 +70,40 @@ class TaskKind:
         return values
 
     # --------------------------------------------------------- ground truth
+    @abstractmethod
     def valid_mask(self, gt: Tensor) -> Tensor:
         """(N, C, H, W) ground truth -> (N, H, W) bool mask of valid pixels."""
-        raise NotImplementedError
 
     def bad_gt(self, gt: np.ndarray, limits: GTLimits) -> Tuple[np.ndarray, str]:
         """The (H, W) bool mask of implausible pixels of a finite (H, W[, C])
         ground truth as the loader gives it, and what is wrong with them."""
         return np.zeros(gt.shape[:2], bool), ''
 
+    @abstractmethod
     def random_gt(self, num_classes: int, size_hw: Tuple[int, int],
                   generator: Optional[torch.Generator] = None) -> Tensor:
         """A random valid (C, H, W) ground truth, for tests and benchmarks."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------- predictions
+    @abstractmethod
     def predict(self, logits: Tensor) -> Tensor:
         """(C, H, W) logits of one image -> its prediction map."""
-        raise NotImplementedError
 
     def color_range(self, gt: np.ndarray) -> Optional[Tuple[float, float]]:
         """Value range shared by drawings of the gt and predictions, if any."""
         return None
 
+    @abstractmethod
     def colorize(self, data: np.ndarray, is_gt: bool, palette: Optional[Sequence] = None,
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
         """(C, H, W) gt or prediction -> (H, W, 3) uint8 RGB."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save(self, pred: np.ndarray, stem: str, depth_png: bool = True) -> List[str]:
         """Write a (C, H, W) prediction as ``stem`` + extension(s); return the paths.
 
         ``depth_png`` asks for the 16-bit PNG besides depth's ``.npy``.
         """
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}()'
