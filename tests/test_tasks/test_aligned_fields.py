@@ -97,6 +97,18 @@ class FlowKind(TaskKind):
     def predict(self, logits):
         return logits
 
+    def random_gt(self, num_classes, size_hw, generator=None):
+        return torch.randn(2, *size_hw, generator=generator)
+
+    def colorize(self, data, is_gt, palette=None, value_range=None):
+        magnitude = np.linalg.norm(data, axis=0)
+        grey = (255 * magnitude / max(float(magnitude.max()), 1e-6)).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+
+    def save(self, pred, stem, depth_png=True):
+        np.save(stem + '.npy', pred)
+        return [stem + '.npy']
+
 
 def test_a_new_kind_is_one_class_and_one_registration(registries):
     register_task_kind(FlowKind)
