@@ -70,6 +70,15 @@ class TaskKind:
         """(C, H, W) logits of one image -> its prediction map."""
         raise NotImplementedError
 
+    def soft(self, logits: Tensor) -> Tensor:
+        """(C, H, W) logits of one image -> its soft output, (C', H, W).
+
+        What the prediction is read from, before any decision: class
+        probabilities of a label map, foreground probability of a binary
+        map, the unclamped depth, unit normal vectors.
+        """
+        raise NotImplementedError
+
     def color_range(self, gt: np.ndarray) -> Optional[Tuple[float, float]]:
         """Value range shared by drawings of the gt and predictions, if any."""
         return None

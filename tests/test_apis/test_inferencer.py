@@ -117,6 +117,25 @@ def test_arrays_lists_and_datasamples(inferencer, synthetic_nyud_root, tmp_path)
     assert inferencer(arrays[0])['visualization'] is None  # no return_vis: no painting
 
 
+def test_soft_outputs_on_request(inferencer, checkpoint, synthetic_nyud_root):
+    paths = images(synthetic_nyud_root)[:2]
+    assert 'soft_outputs' not in inferencer(paths[0])
+    assert 'sem_seg_logits' not in inferencer(paths[0], return_datasamples=True)
+    result = inferencer(paths, return_logits=True)
+    model = init_model(STUDENT_CFG, checkpoint)
+    for path, arrays, soft in zip(paths, result['predictions'], result['soft_outputs']):
+        ref = inference_model(model, path, output_logits=True)
+        probs = torch.softmax(ref.sem_seg_logits.data, dim=0).numpy().transpose(1, 2, 0)
+        assert soft['semseg'].shape == (48, 64, 40)
+        np.testing.assert_allclose(soft['semseg'], probs, atol=1e-5)
+        np.testing.assert_array_equal(soft['semseg'].argmax(-1), arrays['semseg'])
+        np.testing.assert_allclose(soft['depth'], ref.depth_logits.data[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(soft['normal'], arrays['normal'], atol=1e-6)
+        np.testing.assert_allclose(soft['edge'], arrays['edge'], atol=1e-6)
+    sample = inferencer(paths[0], return_datasamples=True, return_logits=True)
+    assert sample.sem_seg_logits.data.shape == (40, 48, 64)
+
+
 def test_clear_errors(inferencer, tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.png'):
         inferencer(str(tmp_path / 'missing.png'))

@@ -14,8 +14,9 @@ class BinaryKind(LabelKind):
     """{0, 1} map, 255 = ignore; resized nearest; prediction = probability.
 
     The head has one foreground logit (sigmoid) or two class logits
-    (softmax). Drawn as a heat map (ignored gt pixels grey), saved as the
-    8-bit PNG ``round(p * 255)``.
+    (softmax); the soft output is that (1, H, W) probability. Drawn as a
+    heat map (ignored gt pixels grey), saved as the 8-bit PNG
+    ``round(p * 255)``.
     """
     name = 'binary'
     target = '(N, 1, H, W) int64 labels in {0, 1}, 255 = ignore'
@@ -34,6 +35,9 @@ class BinaryKind(LabelKind):
         if logits.shape[0] == 2:
             return logits.softmax(dim=0)[1:2]
         return logits.sigmoid()
+
+    def soft(self, logits: Tensor) -> Tensor:
+        return self.predict(logits)
 
     def colorize(self, data: np.ndarray, is_gt: bool, palette: Optional[Sequence] = None,
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:

@@ -14,8 +14,9 @@ class DepthKind(TaskKind):
 
     Depth scales with the image: enlarging an image by ``s`` is what a
     camera ``s`` times closer would see, so depth is divided by ``s``. The
-    prediction is the logit clamped at 0. Drawn with the turbo colour map
-    over the gt's range, saved as float32 ``.npy`` metres and optionally a
+    prediction is the logit clamped at 0, the soft output the raw (1, H, W)
+    map (negative where the head predicts below 0). Drawn with the turbo
+    colour map over the gt's range, saved as float32 ``.npy`` metres and optionally a
     16-bit PNG in millimetres (saturating at 65.535 m).
     """
     name = 'depth'
@@ -39,6 +40,9 @@ class DepthKind(TaskKind):
 
     def predict(self, logits: Tensor) -> Tensor:
         return logits.clamp(min=0)
+
+    def soft(self, logits: Tensor) -> Tensor:
+        return logits
 
     def color_range(self, gt: np.ndarray) -> Optional[Tuple[float, float]]:
         from mmmtl.visualization.colorize import depth_range

@@ -14,6 +14,8 @@ IGNORE_INDEX = 255
 class LabelKind(TaskKind):
     """Integer class map, 255 = ignore; resized nearest; prediction = argmax.
 
+    Soft output: the (num_classes, H, W) softmax probabilities.
+
     Drawn with the dataset's palette, saved as a label PNG (8-bit, or
     16-bit when a class index exceeds 255).
     """
@@ -40,6 +42,9 @@ class LabelKind(TaskKind):
 
     def predict(self, logits: Tensor) -> Tensor:
         return logits.argmax(dim=0, keepdim=True)
+
+    def soft(self, logits: Tensor) -> Tensor:
+        return logits.softmax(dim=0)
 
     def colorize(self, data: np.ndarray, is_gt: bool, palette: Optional[Sequence] = None,
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:

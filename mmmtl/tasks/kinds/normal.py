@@ -17,8 +17,8 @@ class NormalKind(TaskKind):
     """(x, y, z) unit vectors, the zero vector = invalid; resized nearest.
 
     Normals are vectors: mirroring the image horizontally negates x,
-    vertically y. The prediction is the normalised logit vector. Drawn and
-    saved as RGB ``(n + 1) / 2 * 255`` (x -> R, y -> G, z -> B).
+    vertically y. The prediction (and the soft output) is the normalised
+    logit vector. Drawn and saved as RGB ``(n + 1) / 2 * 255`` (x -> R, y -> G, z -> B).
     """
     name = 'normal'
     gt_channels = 3
@@ -45,6 +45,9 @@ class NormalKind(TaskKind):
 
     def predict(self, logits: Tensor) -> Tensor:
         return F.normalize(logits, dim=0)
+
+    def soft(self, logits: Tensor) -> Tensor:
+        return self.predict(logits)
 
     def colorize(self, data: np.ndarray, is_gt: bool, palette: Optional[Sequence] = None,
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
