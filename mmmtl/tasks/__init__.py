@@ -7,8 +7,13 @@
 - :mod:`.aligned_field`: :class:`AlignedField`, the rule by which one
   per-pixel map of a sample follows the image through the transforms.
 """
-from .aligned_field import (ALIGNED_FIELDS, AlignedField, get_aligned_field,
-                            iter_aligned_fields, register_aligned_field)
+from .aligned_field import (
+                            ALIGNED_FIELDS,
+                            AlignedField,
+                            get_aligned_field,
+                            iter_aligned_fields,
+                            register_aligned_field,
+)
 from .kinds import IGNORE_INDEX, BinaryKind, DepthKind, LabelKind, NormalKind
 from .table import ALL_TASKS, TASK_SPECS, check_tasks, get_task_spec, register_task
 from .task_kind import TASK_KINDS, TaskKind, get_task_kind, register_task_kind

@@ -8,7 +8,9 @@ calls the kind. A new kind is one subclass of :class:`TaskKind` decorated
 with :func:`register_task_kind`.
 
 Array layouts: in the data pipeline (numpy) a map is (H, W) or (H, W, C);
-packed and in models (torch) it is (C, H, W), batched (N, C, H, W).
+packed and in models (torch) it is (C, H, W), batched (N, C, H, W). The
+kinds draw and save with :mod:`mmmtl.visualization`'s helpers, imported
+when called (that package imports this one).
 """
 from typing import Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 

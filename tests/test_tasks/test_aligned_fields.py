@@ -4,15 +4,31 @@ import numpy as np
 import pytest
 import torch
 
-from mmmtl.datasets.transforms import (MultiTaskPad, MultiTaskRandomCrop, MultiTaskRandomFlip,
-                                       MultiTaskResize, PackMultiTaskInputs)
-from mmmtl.models.data_preprocessors.multitask_data_preprocessor import \
-    MultiTaskDataPreProcessor
+from mmmtl.datasets.transforms import (
+    MultiTaskPad,
+    MultiTaskRandomCrop,
+    MultiTaskRandomFlip,
+    MultiTaskResize,
+    PackMultiTaskInputs,
+)
+from mmmtl.models.data_preprocessors.multitask_data_preprocessor import MultiTaskDataPreProcessor
 from mmmtl.models.segmentors.multitask_encoder_decoder import MultiTaskEncoderDecoder
-from mmmtl.tasks import (ALIGNED_FIELDS, ALL_TASKS, TASK_KINDS, TASK_SPECS, AlignedField,
-                         TaskKind, TaskSpec, check_tasks, get_aligned_field, get_task_kind,
-                         get_task_spec, register_aligned_field, register_task,
-                         register_task_kind)
+from mmmtl.tasks import (
+    ALIGNED_FIELDS,
+    ALL_TASKS,
+    TASK_KINDS,
+    TASK_SPECS,
+    AlignedField,
+    TaskKind,
+    TaskSpec,
+    check_tasks,
+    get_aligned_field,
+    get_task_kind,
+    get_task_spec,
+    register_aligned_field,
+    register_task,
+    register_task_kind,
+)
 
 H, W = 6, 8
 

@@ -4,9 +4,19 @@ import pytest
 import torch
 
 import mmmtl.utils.tasks as legacy
-from mmmtl.tasks import (ALL_TASKS, IGNORE_INDEX, TASK_KINDS, TASK_SPECS, TaskKind, TaskSpec,
-                         check_tasks, get_task_kind, get_task_spec, register_task,
-                         register_task_kind)
+from mmmtl.tasks import (
+    ALL_TASKS,
+    IGNORE_INDEX,
+    TASK_KINDS,
+    TASK_SPECS,
+    TaskKind,
+    TaskSpec,
+    check_tasks,
+    get_task_kind,
+    get_task_spec,
+    register_task,
+    register_task_kind,
+)
 
 
 def test_every_task_has_a_registered_kind_and_the_old_import_path_works():

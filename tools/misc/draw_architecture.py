@@ -19,7 +19,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 DATA, MODEL, DECODER, LOSS, KD, TABLE = ('#eeeeee', '#d9ead3', '#b6d7a8', '#fce5cd', '#cfe2f3',
                                           '#fff2cc')
-TITLE_SIZE, BODY_SIZE = 12, 10.5
+TITLE_SIZE, BODY_SIZE = 12.5, 11
 
 
 def box(ax, xy: Tuple[float, float], size: Tuple[float, float], title: str, body: str = '',
@@ -49,7 +49,7 @@ def arrow(ax, start: Tuple[float, float], end: Tuple[float, float], text: str = 
 
 
 def draw(out: str) -> None:
-    fig, ax = plt.subplots(figsize=(15, 9.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(13, 8.32), dpi=100)
     ax.set_xlim(0, 15)
     ax.set_ylim(0, 9.6)
     ax.axis('off')
@@ -68,8 +68,8 @@ def draw(out: str) -> None:
     # 2. the student: MultiTaskEncoderDecoder = backbone (+ neck) + decoder
     ax.add_patch(FancyBboxPatch((0.2, 4.3), 10.4, 3.1, boxstyle='round,pad=0.02',
                                 facecolor='#f6fbf4', edgecolor='#38761d', lw=1.5))
-    ax.text(0.4, 7.15, 'MultiTaskEncoderDecoder (the student; also the teacher)', fontsize=TITLE_SIZE,
-            weight='bold', color='#38761d', va='center')
+    ax.text(0.4, 7.15, 'MultiTaskEncoderDecoder (the student; also the teacher)',
+            fontsize=TITLE_SIZE, weight='bold', color='#38761d', va='center')
     box(ax, (0.5, 4.9), (2.0, 1.7), 'Backbone', 'Swin / HRNet\n/ ViT', MODEL)
     box(ax, (3.0, 4.9), (1.8, 1.7), 'Neck', '(optional)\nmulti-scale\nconcat', MODEL)
     box(ax, (5.3, 4.6), (5.0, 2.3), 'Multi-task decoder',
@@ -77,7 +77,11 @@ def draw(out: str) -> None:
         'IndependentHeadsDecoder (baseline)\nATRCDecoder · DeMTDecoder · InvPTDecoder', DECODER)
     arrow(ax, (2.5, 5.75), (3.0, 5.75))
     arrow(ax, (4.8, 5.75), (5.3, 5.75))
-    arrow(ax, (11.5, row), (1.5, 6.6), 'inputs (N, 3, H, W)')
+    # inputs: from the preprocessor over the student's frame down into the backbone
+    ax.plot([11.5, 11.5, 1.5], [row, 7.7, 7.7], color='black', lw=1.4)
+    arrow(ax, (1.5, 7.7), (1.5, 6.6))
+    ax.text(6.0, 7.85, 'inputs (N, 3, H, W) and data samples', fontsize=BODY_SIZE,
+            style='italic', ha='center', va='center')
 
     # 3. what the logits become
     box(ax, (11.1, 5.95), (3.7, 1.45), 'Task losses', 'TaskLoss per task vs gt_<field>\n'
@@ -97,8 +101,9 @@ def draw(out: str) -> None:
     box(ax, (4.7, 0.6), (5.6, 2.3), 'Distillation losses (per task)',
         'CS divergence: inter (rows) + intra (columns)\nKL · DIST, same interface:\n'
         '(student, teacher, valid mask) -> {term: value}\nmask = kind.valid_mask(gt)', KD)
-    arrow(ax, (4.1, 1.75), (4.7, 1.75), '')
-    arrow(ax, (7.8, 4.6), (7.8, 2.9), 'student logits')
+    arrow(ax, (4.1, 1.75), (4.7, 1.75))
+    arrow(ax, (7.8, 4.6), (7.8, 2.9))
+    ax.text(7.9, 4.1, 'student logits', fontsize=BODY_SIZE, style='italic', va='center')
     ax.text(5.0, 0.35, 'L = α · Σ task losses  +  β · Σ_n w_n · Σ terms', fontsize=BODY_SIZE,
             weight='bold', va='center')
 
@@ -106,20 +111,23 @@ def draw(out: str) -> None:
     box(ax, (11.1, 0.2), (3.7, 3.7), 'Task table',
         'mmmtl/tasks\nTaskSpec: name, field, kind,\nout_channels, evaluator\n\n'
         'TaskKind: label · binary\n· depth · normal:\nto tensor, rescale, flip,\n'
-        'valid mask, predict,\ndraw, save', TABLE, dashed=True)
+        'valid mask, predict,\ndraw, save\n\nasked by transforms, losses,\n'
+        'predictions, KD masks', TABLE, dashed=True)
     arrow(ax, (12.95, 3.9), (12.95, 4.3), dashed=True, color='#7f6000')
-    arrow(ax, (11.1, 2.6), (10.3, 2.0), dashed=True, color='#7f6000')
-    arrow(ax, (14.8, 2.8), (14.3, row), dashed=True, color='#7f6000')
-    ax.text(14.45, 6.0 + 1.3, '', fontsize=BODY_SIZE)
+    arrow(ax, (11.1, 2.0), (10.3, 2.0), dashed=True, color='#7f6000')
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', required=True, help='output PNG')
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     draw(args.out)
     print(f'wrote {args.out}')
 
