@@ -34,6 +34,8 @@ class TaskKind:
             mmseg decode losses (cross entropy, Dice, ...) read.
         target: The stacked ground truth of a batch, in words (error messages).
         loss_hint: Task losses that read this kind's target (error messages).
+        overlay: Whether drawings of the maps are blended over the image
+            (label maps, as mmseg's ``SegLocalVisualizer``).
     """
     name: str = ''
     gt_channels: int = 1
@@ -43,6 +45,7 @@ class TaskKind:
     label_map: bool = False
     target: str = ''
     loss_hint: str = ''
+    overlay: bool = False
 
     # ------------------------------------------------ geometry (pipeline)
     def rescale(self, values: Array, image_scale: float) -> Array:
@@ -89,6 +92,14 @@ class TaskKind:
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
         """(C, H, W) gt or prediction -> (H, W, 3) uint8 RGB."""
         raise NotImplementedError
+
+    def draw_key(self, title: str, maps: Sequence[np.ndarray], height: int,
+                 palette: Optional[Sequence] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 value_range: Optional[Tuple[float, float]] = None) -> Optional[np.ndarray]:
+        """The key of drawings of ``maps`` ((C, H, W) gt / predictions drawn
+        together): (height, W, 3) uint8 RGB, or None if the kind has none."""
+        return None
 
     def save(self, pred: np.ndarray, stem: str, depth_png: bool = True) -> List[str]:
         """Write a (C, H, W) prediction as ``stem`` + extension(s); return the paths.

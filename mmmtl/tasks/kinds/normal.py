@@ -18,7 +18,8 @@ class NormalKind(TaskKind):
 
     Normals are vectors: mirroring the image horizontally negates x,
     vertically y. The prediction (and the soft output) is the normalised
-    logit vector. Drawn and saved as RGB ``(n + 1) / 2 * 255`` (x -> R, y -> G, z -> B).
+    logit vector. Drawn (keyed by a sphere in the same colours) and saved
+    as RGB ``(n + 1) / 2 * 255`` (x -> R, y -> G, z -> B).
     """
     name = 'normal'
     gt_channels = 3
@@ -53,6 +54,13 @@ class NormalKind(TaskKind):
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
         from mmmtl.visualization.colorize import colorize_normals
         return colorize_normals(data)
+
+    def draw_key(self, title: str, maps: Sequence[np.ndarray], height: int,
+                 palette: Optional[Sequence] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 value_range: Optional[Tuple[float, float]] = None) -> Optional[np.ndarray]:
+        from mmmtl.visualization.keys import normal_key
+        return normal_key(height, title)
 
     def save(self, pred: np.ndarray, stem: str, depth_png: bool = True) -> List[str]:
         from mmmtl.visualization.prediction_files import imwrite
