@@ -65,7 +65,7 @@ class MultiTaskInferencer(BaseInferencer):
 
     preprocess_kwargs: set = set()
     forward_kwargs: set = set()
-    visualize_kwargs: set = {'show', 'wait_time', 'img_out_dir', 'return_vis'}
+    visualize_kwargs: set = {'show', 'wait_time', 'img_out_dir', 'return_vis', 'opacity'}
     postprocess_kwargs: set = {'pred_out_dir', 'return_datasample'}
 
     def __init__(self,
@@ -170,6 +170,7 @@ class MultiTaskInferencer(BaseInferencer):
                  return_vis: bool = False,
                  show: bool = False,
                  wait_time: float = 0,
+                 opacity: Optional[float] = None,
                  out_dir: str = '',
                  img_out_dir: str = 'vis',
                  pred_out_dir: str = 'pred',
@@ -188,6 +189,8 @@ class MultiTaskInferencer(BaseInferencer):
             return_vis: Return the painted pictures too.
             show: Show each painted picture in a window.
             wait_time: Seconds a shown picture stays.
+            opacity: Opacity of the label maps over the image in the painting
+                (mmseg's ``opacity``); None keeps the visualizer's ``alpha``.
             out_dir: Write pictures and per-task files under this folder.
             img_out_dir: Sub-folder of ``out_dir`` for the pictures.
             pred_out_dir: Sub-folder of ``out_dir`` for the per-task files.
@@ -209,7 +212,8 @@ class MultiTaskInferencer(BaseInferencer):
                 preds.extend(self.forward(data, **forward_kwargs))
         self.num_images += len(ori_inputs)
         visualization = self.visualize(ori_inputs, preds, return_vis=return_vis, show=show,
-                                       wait_time=wait_time, img_out_dir=img_out_dir)
+                                       wait_time=wait_time, img_out_dir=img_out_dir,
+                                       opacity=opacity)
         return self.postprocess(preds, visualization, return_datasamples,
                                 pred_out_dir=pred_out_dir)
 
@@ -220,10 +224,18 @@ class MultiTaskInferencer(BaseInferencer):
                   return_vis: bool = False,
                   show: bool = False,
                   wait_time: float = 0,
-                  img_out_dir: str = '') -> Optional[List[np.ndarray]]:
-        """Paint image | every task's prediction; write ``<img_out_dir>/<name>.png``."""
+                  img_out_dir: str = '',
+                  opacity: Optional[float] = None) -> Optional[List[np.ndarray]]:
+        """Paint image | every task's prediction and key; write ``<img_out_dir>/<name>.png``.
+
+        ``opacity`` (if given) becomes the visualizer's ``alpha``.
+        """
         if not (return_vis or show or img_out_dir):
             return None
+        if opacity is not None:
+            if not 0 <= opacity <= 1:
+                raise ValueError(f'opacity must be in [0, 1], got {opacity}.')
+            self.visualizer.alpha = opacity
         results = []
         for single_input, pred in zip(inputs, preds):
             if isinstance(single_input, str):
