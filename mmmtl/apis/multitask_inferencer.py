@@ -38,8 +38,8 @@ class MultiTaskInferencer(BaseInferencer):
     ``inferencer(inputs)`` returns ``dict(predictions=..., visualization=...)``:
     per image a ``{task: array}`` dict (class maps (H, W), depth (H, W) in
     metres, normals (H, W, 3), edge / saliency probabilities (H, W)) and,
-    with ``return_vis``, the painted picture (image | every task's
-    prediction, RGB). With ``return_logits`` it also holds per image the
+    with ``return_vis``, the painted picture (the image, then every task's
+    prediction with its key, RGB). With ``return_logits`` it also holds per image the
     soft output of every task (``soft_outputs``, ``{task: array}``: class
     probabilities (H, W, num_classes), edge / saliency probabilities
     (H, W), the unclamped depth (H, W), unit normals (H, W, 3); see
@@ -226,7 +226,7 @@ class MultiTaskInferencer(BaseInferencer):
                   wait_time: float = 0,
                   img_out_dir: str = '',
                   opacity: Optional[float] = None) -> Optional[List[np.ndarray]]:
-        """Paint image | every task's prediction and key; write ``<img_out_dir>/<name>.png``.
+        """Paint the image and every task's prediction and key; write ``<img_out_dir>/<name>.png``.
 
         ``opacity`` (if given) becomes the visualizer's ``alpha``.
         """

@@ -208,7 +208,7 @@ class MultiTaskVisualizer(SegLocalVisualizer):
         height, width = colors.shape[:2]
         if image.shape[:2] != (height, width):
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-        mixed = self.alpha * colors.astype(np.float32) + (1 - self.alpha) * image
+        mixed = self.alpha * colors.astype(np.float64) + (1 - self.alpha) * image
         out = np.round(mixed).astype(np.uint8)
         if valid is not None:
             out[~valid] = image[~valid]
@@ -288,35 +288,35 @@ class MultiTaskVisualizer(SegLocalVisualizer):
 
     def draw_predictions(self, image: np.ndarray,
                          data_sample: MultiTaskDataSample) -> np.ndarray:
-        """Return image | pred of task 1 | its key | pred of task 2 | its key ... as one row.
+        """Return the image, then a row per task: its prediction and its key.
 
-        The image appears once, followed by the ``pred_*`` map of every task
-        of :meth:`sample_tasks` (inference results have no gt), each with its
-        key. Each tile is ``tile_height`` high with the image's aspect ratio
-        and a caption.
+        The image appears once (top), followed by the ``pred_*`` map of
+        every task of :meth:`sample_tasks` (inference results have no gt),
+        each with its key on the right. Tiles are ``tile_height`` high with
+        the image's aspect ratio and a caption; the picture stays about as
+        wide as one tile and its widest key, so it fits a page.
 
         Args:
             image: (H, W, 3) RGB uint8 input image.
             data_sample: Sample with the ``pred_*`` fields.
 
         Returns:
-            (tile_height, (1 + num_tasks) * w + key widths, 3) uint8 RGB.
+            ((1 + num_tasks) * tile_height, w + widest key, 3) uint8 RGB.
         """
         image, size = self._checked_image(image)
-        tiles = [self._tile(image, size, 'image')]
+        rows = [self._tile(image, size, 'image')]
         for task in self.sample_tasks(data_sample):
             pred = self._map(task, data_sample, get_task_spec(task).pred_key)
             if pred is None:
                 raise KeyError(f'MultiTaskVisualizer: the data sample has no prediction '
                                f'{get_task_spec(task).pred_key!r} of task {task!r}.')
             value_range = self._value_range(task, None, [pred])
-            tiles.append(self._tile(self._draw(task, pred, False, image, value_range), size,
-                                    task))
-            tiles += self._key(task, [pred], value_range)
-        if len(tiles) == 1:
+            tile = self._tile(self._draw(task, pred, False, image, value_range), size, task)
+            rows.append(np.concatenate([tile] + self._key(task, [pred], value_range), axis=1))
+        if len(rows) == 1:
             raise ValueError('MultiTaskVisualizer: the data sample has no task to draw '
                              '(no metainfo "tasks" and no pred_* field).')
-        return np.concatenate(tiles, axis=1)
+        return stack_rows(rows)
 
     def draw_comparison(self, image: np.ndarray, gt_sample: MultiTaskDataSample,
                         predictions: Dict[str, MultiTaskDataSample]) -> np.ndarray:
