@@ -326,3 +326,13 @@ def test_comparison_shows_the_image_in_every_row(visualizer):
     for row in range(3):
         np.testing.assert_array_equal(tile(drawn, row, 0)[CAPTION_ROWS:], image[CAPTION_ROWS:])
     assert drawn.shape[0] == 3 * H and drawn.shape[1] > 4 * W  # image, gt, a, b, key
+
+
+def test_label_names_come_from_the_dataset_metainfo_keys():
+    from mmmtl.visualization.multitask_visualizer import task_classes
+    # PascalContextMTLDataset.METAINFO names the parts part_classes
+    meta = dict(classes=['bg', 'person'], part_classes=['bg', 'head'])
+    assert task_classes('semseg', meta) == ['bg', 'person']
+    assert task_classes('human_parts', meta) == ['bg', 'head']
+    assert task_classes('human_parts', dict(meta, human_parts_classes=['x'])) == ['x']
+    assert task_classes('depth', meta) is None
