@@ -7,8 +7,12 @@ from mmengine.structures import PixelData
 
 from mmmtl.registry import VISUALIZERS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.visualization import (MultiTaskVisualizer, colorize_depth, colorize_labels,
-                                 colorize_normals)
+from mmmtl.visualization import (
+    MultiTaskVisualizer,
+    colorize_depth,
+    colorize_labels,
+    colorize_normals,
+)
 
 TASKS = ['semseg', 'depth', 'normal', 'edge', 'saliency', 'human_parts']
 H, W = 40, 60
@@ -336,3 +340,11 @@ def test_label_names_come_from_the_dataset_metainfo_keys():
     assert task_classes('human_parts', meta) == ['bg', 'head']
     assert task_classes('human_parts', dict(meta, human_parts_classes=['x'])) == ['x']
     assert task_classes('depth', meta) is None
+
+
+@pytest.mark.parametrize('tile_height', [8, 13, 24])
+def test_keys_of_tiny_tiles(tile_height, tmp_path):
+    vis = MultiTaskVisualizer(name=f'tiny_{tile_height}_{tmp_path.name}',
+                              tile_height=tile_height)
+    drawn = vis.draw_multitask(np.zeros((H, W, 3), np.uint8), full_sample())
+    assert drawn.shape[0] == tile_height * len(TASKS)
