@@ -192,10 +192,11 @@ def main() -> None:
     summary = ['', '=' * 80, 'KDAM demo on synthetic NYUD-v2-layout data '
                f'({args.data_root}); Δm relative to the student baseline', '',
                table, '', verdict.format(dm), '', single_seed, '',
-               'Pictures (image | gt | prediction per task):']
+               'Pictures (image | gt | prediction | key per task):']
     for name, (_, work_dir, _) in runs.items():
         summary.append(f'  {name}: {osp.join(work_dir, "test")}/*/vis/')
-    summary.append(f'  the three models side by side (gt, teacher, baseline, KDAM): {comparison}')
+    summary.append(f'  the three models side by side (image, gt, teacher, baseline, KDAM, key): '
+                   f'{comparison}')
     summary.append('')
     summary += [f'  {k}: {v / 60:.1f} min' for k, v in timings.items()]
     summary.append(f'  total: {(time.time() - start) / 60:.1f} min')

@@ -7,8 +7,9 @@ every task at the image's own size, through the config's test pipeline.
 """
 import copy
 import os.path as osp
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import mmcv
 import numpy as np
@@ -280,7 +281,27 @@ def _check_inference_model(model: nn.Module) -> None:
                              'mmmtl.apis.init_model.')
 
 
-def inference_model(model: nn.Module, img: ImagesType
+@contextmanager
+def logits_output(model: nn.Module, enabled: Optional[bool]) -> Iterator[None]:
+    """Within the block, ``model.test_cfg.output_logits`` is ``enabled``.
+
+    None leaves the model's own setting; the setting is restored after.
+    """
+    if enabled is None:
+        yield
+        return
+    test_cfg = getattr(model, 'test_cfg', None)
+    if test_cfg is None:
+        raise AttributeError(f'{type(model).__name__} has no test_cfg to ask for logits.')
+    before = test_cfg.get('output_logits', False)
+    test_cfg['output_logits'] = bool(enabled)
+    try:
+        yield
+    finally:
+        test_cfg['output_logits'] = before
+
+
+def inference_model(model: nn.Module, img: ImagesType, output_logits: Optional[bool] = None
                     ) -> Union[MultiTaskDataSample, List[MultiTaskDataSample]]:
     """Predict every task of a model on one image or a list of images.
 
@@ -288,12 +309,17 @@ def inference_model(model: nn.Module, img: ImagesType
         model: A model from :func:`init_model`.
         img: An image path or an (H, W, 3) BGR uint8 array, or a list of them
             (images of a list may differ in size).
+        output_logits: Also return every task's raw logits; None follows
+            ``model.test_cfg.output_logits`` (off unless the config sets it).
 
     Returns:
         A :class:`MultiTaskDataSample` (a list for a list input) holding
         ``pred_<field>`` of every task at the image's size: class maps
         (1, H, W) for semseg / human parts, depth (1, H, W) in metres, unit
-        normals (3, H, W), probabilities (1, H, W) for edge / saliency.
+        normals (3, H, W), probabilities (1, H, W) for edge / saliency; with
+        logits also ``<field>_logits`` (C_task, H, W), resized as the
+        prediction (``get_task_spec(task).task_kind.soft`` turns them into
+        probabilities, depth or unit normals).
     """
     is_batch = isinstance(img, (list, tuple))
     images = list(img) if is_batch else [img]
@@ -302,6 +328,6 @@ def inference_model(model: nn.Module, img: ImagesType
     _check_inference_model(model)
     pipeline = InferencePipeline(model.cfg, model.tasks)
     data = pseudo_collate([pipeline(image) for image in images])
-    with torch.no_grad():
+    with torch.no_grad(), logits_output(model, output_logits):
         results = model.test_step(data)
     return results if is_batch else results[0]

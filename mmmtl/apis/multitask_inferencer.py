@@ -19,7 +19,14 @@ from mmmtl.tasks import get_task_spec
 from mmmtl.utils import register_all_modules
 from mmmtl.visualization import MultiTaskVisualizer, save_task_prediction
 
-from .inference import ConfigType, ImageType, InferencePipeline, _load_config, init_model
+from .inference import (
+    ConfigType,
+    ImageType,
+    InferencePipeline,
+    _load_config,
+    init_model,
+    logits_output,
+)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 InputsType = Union[ImageType, Sequence[ImageType]]
@@ -31,8 +38,12 @@ class MultiTaskInferencer(BaseInferencer):
     ``inferencer(inputs)`` returns ``dict(predictions=..., visualization=...)``:
     per image a ``{task: array}`` dict (class maps (H, W), depth (H, W) in
     metres, normals (H, W, 3), edge / saliency probabilities (H, W)) and,
-    with ``return_vis``, the painted picture (image | every task's
-    prediction, RGB). With ``return_datasamples`` it returns the
+    with ``return_vis``, the painted picture (the image, then every task's
+    prediction with its key, RGB). With ``return_logits`` it also holds per image the
+    soft output of every task (``soft_outputs``, ``{task: array}``: class
+    probabilities (H, W, num_classes), edge / saliency probabilities
+    (H, W), the unclamped depth (H, W), unit normals (H, W, 3); see
+    :meth:`TaskKind.soft`). With ``return_datasamples`` it returns the
     :class:`MultiTaskDataSample` (list) instead, as ``MMSegInferencer`` does.
 
     With ``out_dir``, ``<out_dir>/vis/<name>.png`` receives the painted
@@ -54,7 +65,7 @@ class MultiTaskInferencer(BaseInferencer):
 
     preprocess_kwargs: set = set()
     forward_kwargs: set = set()
-    visualize_kwargs: set = {'show', 'wait_time', 'img_out_dir', 'return_vis'}
+    visualize_kwargs: set = {'show', 'wait_time', 'img_out_dir', 'return_vis', 'opacity'}
     postprocess_kwargs: set = {'pred_out_dir', 'return_datasample'}
 
     def __init__(self,
@@ -155,9 +166,11 @@ class MultiTaskInferencer(BaseInferencer):
                  inputs: InputsType,
                  return_datasamples: bool = False,
                  batch_size: int = 1,
+                 return_logits: bool = False,
                  return_vis: bool = False,
                  show: bool = False,
                  wait_time: float = 0,
+                 opacity: Optional[float] = None,
                  out_dir: str = '',
                  img_out_dir: str = 'vis',
                  pred_out_dir: str = 'pred',
@@ -169,9 +182,15 @@ class MultiTaskInferencer(BaseInferencer):
                 of them.
             return_datasamples: Return the data sample(s) instead of arrays.
             batch_size: Images per forward.
+            return_logits: Also return every task's soft output (data samples:
+                ``<field>_logits``); off by default, as a label task's
+                output holds one full-size map per class. False follows
+                the config's ``model.test_cfg.output_logits``.
             return_vis: Return the painted pictures too.
             show: Show each painted picture in a window.
             wait_time: Seconds a shown picture stays.
+            opacity: Opacity of the label maps over the image in the painting
+                (mmseg's ``opacity``); None keeps the visualizer's ``alpha``.
             out_dir: Write pictures and per-task files under this folder.
             img_out_dir: Sub-folder of ``out_dir`` for the pictures.
             pred_out_dir: Sub-folder of ``out_dir`` for the per-task files.
@@ -187,12 +206,14 @@ class MultiTaskInferencer(BaseInferencer):
         ori_inputs = self._inputs_to_list(inputs)
         names = self._names(ori_inputs)
         preds: List[MultiTaskDataSample] = []
-        for data in self.preprocess(list(zip(ori_inputs, names)), batch_size=batch_size,
-                                    **preprocess_kwargs):
-            preds.extend(self.forward(data, **forward_kwargs))
+        with logits_output(self.model, True if return_logits else None):
+            for data in self.preprocess(list(zip(ori_inputs, names)), batch_size=batch_size,
+                                        **preprocess_kwargs):
+                preds.extend(self.forward(data, **forward_kwargs))
         self.num_images += len(ori_inputs)
         visualization = self.visualize(ori_inputs, preds, return_vis=return_vis, show=show,
-                                       wait_time=wait_time, img_out_dir=img_out_dir)
+                                       wait_time=wait_time, img_out_dir=img_out_dir,
+                                       opacity=opacity)
         return self.postprocess(preds, visualization, return_datasamples,
                                 pred_out_dir=pred_out_dir)
 
@@ -203,10 +224,18 @@ class MultiTaskInferencer(BaseInferencer):
                   return_vis: bool = False,
                   show: bool = False,
                   wait_time: float = 0,
-                  img_out_dir: str = '') -> Optional[List[np.ndarray]]:
-        """Paint image | every task's prediction; write ``<img_out_dir>/<name>.png``."""
+                  img_out_dir: str = '',
+                  opacity: Optional[float] = None) -> Optional[List[np.ndarray]]:
+        """Paint the image and every task's prediction and key; write ``<img_out_dir>/<name>.png``.
+
+        ``opacity`` (if given) becomes the visualizer's ``alpha``.
+        """
         if not (return_vis or show or img_out_dir):
             return None
+        if opacity is not None:
+            if not 0 <= opacity <= 1:
+                raise ValueError(f'opacity must be in [0, 1], got {opacity}.')
+            self.visualizer.alpha = opacity
         results = []
         for single_input, pred in zip(inputs, preds):
             if isinstance(single_input, str):
@@ -226,11 +255,20 @@ class MultiTaskInferencer(BaseInferencer):
 
     def task_arrays(self, pred: MultiTaskDataSample) -> Dict[str, np.ndarray]:
         """``{task: prediction}`` as arrays: (H, W) maps, (H, W, 3) normals."""
-        arrays = {}
-        for task in self.model.tasks:
-            data = getattr(pred, get_task_spec(task).pred_key).data.cpu().numpy()
-            arrays[task] = data.transpose(1, 2, 0) if data.shape[0] == 3 else data[0]
-        return arrays
+        return {
+            task: _channels_last(getattr(pred, get_task_spec(task).pred_key).data)
+            for task in self.model.tasks
+        }
+
+    def soft_arrays(self, pred: MultiTaskDataSample) -> Optional[Dict[str, np.ndarray]]:
+        """``{task: soft output}`` from the sample's logits, or None without them."""
+        specs = [get_task_spec(task) for task in self.model.tasks]
+        if not all(spec.logits_key in pred for spec in specs):
+            return None
+        return {
+            spec.name: _channels_last(spec.task_kind.soft(getattr(pred, spec.logits_key).data))
+            for spec in specs
+        }
 
     def postprocess(self,
                     preds: List[MultiTaskDataSample],
@@ -249,7 +287,18 @@ class MultiTaskInferencer(BaseInferencer):
             return preds[0] if len(preds) == 1 else preds
         predictions = [self.task_arrays(pred) for pred in preds]
         visualization = visualization if visualization is not None else []
+        soft = [self.soft_arrays(pred) for pred in preds]
         if len(preds) == 1:
-            return dict(predictions=predictions[0],
-                        visualization=visualization[0] if visualization else None)
-        return dict(predictions=predictions, visualization=visualization)
+            result = dict(predictions=predictions[0],
+                          visualization=visualization[0] if visualization else None)
+        else:
+            result = dict(predictions=predictions, visualization=visualization)
+        if soft[0] is not None:
+            result['soft_outputs'] = soft[0] if len(preds) == 1 else soft
+        return result
+
+
+def _channels_last(data) -> np.ndarray:
+    """(C, H, W) tensor -> (H, W) array for one channel, else (H, W, C)."""
+    data = data.detach().cpu().numpy()
+    return data[0] if data.shape[0] == 1 else data.transpose(1, 2, 0)

@@ -50,6 +50,8 @@ class TaskKind(ABC):
             mmseg decode losses (cross entropy, Dice, ...) read.
         target: The stacked ground truth of a batch, in words (error messages).
         loss_hint: Task losses that read this kind's target (error messages).
+        overlay: Whether drawings of the maps are blended over the image
+            (label maps, as mmseg's ``SegLocalVisualizer``).
     """
     name: str = ''
     gt_channels: int = 1
@@ -59,6 +61,7 @@ class TaskKind(ABC):
     label_map: bool = False
     target: str = ''
     loss_hint: str = ''
+    overlay: bool = False
 
     # ------------------------------------------------ geometry (pipeline)
     def rescale(self, values: Array, image_scale: float) -> Array:
@@ -89,6 +92,15 @@ class TaskKind(ABC):
     def predict(self, logits: Tensor) -> Tensor:
         """(C, H, W) logits of one image -> its prediction map."""
 
+    @abstractmethod
+    def soft(self, logits: Tensor) -> Tensor:
+        """(C, H, W) logits of one image -> its soft output, (C', H, W).
+
+        What the prediction is read from, before any decision: class
+        probabilities of a label map, foreground probability of a binary
+        map, the unclamped depth, unit normal vectors.
+        """
+
     def color_range(self, gt: np.ndarray) -> Optional[Tuple[float, float]]:
         """Value range shared by drawings of the gt and predictions, if any."""
         return None
@@ -97,6 +109,14 @@ class TaskKind(ABC):
     def colorize(self, data: np.ndarray, is_gt: bool, palette: Optional[Sequence] = None,
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
         """(C, H, W) gt or prediction -> (H, W, 3) uint8 RGB."""
+
+    def draw_key(self, title: str, maps: Sequence[np.ndarray], height: int,
+                 palette: Optional[Sequence] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 value_range: Optional[Tuple[float, float]] = None) -> Optional[np.ndarray]:
+        """The key of drawings of ``maps`` ((C, H, W) gt / predictions drawn
+        together): (height, W, 3) uint8 RGB, or None if the kind has none."""
+        return None
 
     @abstractmethod
     def save(self, pred: np.ndarray, stem: str, depth_png: bool = True) -> List[str]:

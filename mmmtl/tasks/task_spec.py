@@ -44,6 +44,11 @@ class TaskSpec:
         return f'pred_{self.field}'
 
     @property
+    def logits_key(self) -> str:
+        """Data-sample field of the raw logits at the prediction's size (mmseg's ``seg_logits``)."""
+        return f'{self.field}_logits'
+
+    @property
     def pad_value(self) -> float:
         """Value of padded / ignored ground-truth pixels (of the kind)."""
         return self.task_kind.pad_value

@@ -118,6 +118,24 @@ def test_inference_model_matches_independent_forward(student_ckpt, synthetic_nyu
     assert result.metainfo['tasks'] == TASKS
 
 
+def test_inference_model_logits_on_request(student_ckpt, synthetic_nyud_root):
+    model = init_model(cfg_path(STUDENT_CFG), student_ckpt[0])
+    path = val_image(synthetic_nyud_root)
+    assert not any(key.endswith('_logits') for key in inference_model(model, path).keys())
+    result = inference_model(model, path, output_logits=True)
+    assert model.test_cfg.get('output_logits', False) is False  # the call's setting only
+    ref = reference_logits(model, cv2.imread(path))
+    for task, field in (('semseg', 'sem_seg'), ('depth', 'depth'), ('normal', 'normal'),
+                        ('edge', 'edge')):
+        torch.testing.assert_close(getattr(result, f'{field}_logits').data, ref[task],
+                                   rtol=1e-4, atol=1e-5)
+    assert result.sem_seg_logits.data.shape == (40, 48, 64)
+    # the config's test_cfg asks for them as well
+    model = init_model(cfg_path(STUDENT_CFG), student_ckpt[0],
+                       cfg_options={'model.test_cfg.output_logits': True})
+    assert 'depth_logits' in inference_model(model, path)
+
+
 def test_inference_model_array_list_and_sizes(student_ckpt, synthetic_nyud_root):
     model = init_model(cfg_path(STUDENT_CFG), student_ckpt[0])
     path = val_image(synthetic_nyud_root, 1)

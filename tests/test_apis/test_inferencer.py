@@ -78,23 +78,28 @@ def test_folder_batched_writes_every_task_file(inferencer, checkpoint, synthetic
         np.testing.assert_allclose(edge / 255., arrays['edge'], atol=0.5 / 255 + 1e-6)
 
         painted = cv2.imread(str(tmp_path / 'vis' / f'{name}.png'))
-        assert painted.shape == (TILE, 5 * 64, 3)  # image once + one tile per task
+        # the image, then a row per task: its tile and its key
+        assert painted.shape[0] == 5 * TILE and painted.shape[1] > 64
         np.testing.assert_array_equal(painted[..., ::-1],
                                       results['visualization'][paths.index(path)])
 
 
-def test_painting_shows_the_image_once_then_each_task(inferencer, synthetic_nyud_root):
+def test_painting_shows_the_image_then_each_task_with_its_key(inferencer, synthetic_nyud_root):
     path = images(synthetic_nyud_root)[0]
-    result = inferencer(path, return_vis=True)
+    result = inferencer(path, return_vis=True, opacity=0.3)
     drawn = result['visualization']
     image = cv2.imread(path)[..., ::-1]
-    # Below the caption, the first tile is the image itself (tile size = image size).
-    np.testing.assert_array_equal(drawn[20:, :64], image[20:])
-    # The semseg tile shows the palette colour of the predicted class.
-    palette = np.asarray(inferencer.visualizer.dataset_meta['palette'], dtype=np.uint8)
+    # Below the caption, the top tile is the image itself (tile size = image size).
+    np.testing.assert_array_equal(drawn[20:TILE, :64], image[20:])
+    # The semseg tile shows the palette colour of the predicted class over the image.
+    palette = np.asarray(inferencer.visualizer.dataset_meta['palette'], dtype=np.float64)
     semseg = result['predictions']['semseg']
-    np.testing.assert_array_equal(drawn[20:, 64:128], palette[semseg][20:])
-    assert not np.array_equal(drawn[20:, 128:192], drawn[20:, 64:128])
+    blended = np.round(0.3 * palette[semseg] + 0.7 * image)
+    np.testing.assert_array_equal(drawn[TILE + 20:2 * TILE, :64], blended[20:])
+    # right of the image and of the prediction: white (the image row) and the legend
+    assert (drawn[:TILE, 64:] == 255).all() and (drawn[TILE:2 * TILE, 64:] != 255).any()
+    with pytest.raises(ValueError, match='opacity'):
+        inferencer(path, return_vis=True, opacity=1.5)
 
 
 def test_arrays_lists_and_datasamples(inferencer, synthetic_nyud_root, tmp_path):
@@ -117,6 +122,25 @@ def test_arrays_lists_and_datasamples(inferencer, synthetic_nyud_root, tmp_path)
     assert inferencer(arrays[0])['visualization'] is None  # no return_vis: no painting
 
 
+def test_soft_outputs_on_request(inferencer, checkpoint, synthetic_nyud_root):
+    paths = images(synthetic_nyud_root)[:2]
+    assert 'soft_outputs' not in inferencer(paths[0])
+    assert 'sem_seg_logits' not in inferencer(paths[0], return_datasamples=True)
+    result = inferencer(paths, return_logits=True)
+    model = init_model(STUDENT_CFG, checkpoint)
+    for path, arrays, soft in zip(paths, result['predictions'], result['soft_outputs']):
+        ref = inference_model(model, path, output_logits=True)
+        probs = torch.softmax(ref.sem_seg_logits.data, dim=0).numpy().transpose(1, 2, 0)
+        assert soft['semseg'].shape == (48, 64, 40)
+        np.testing.assert_allclose(soft['semseg'], probs, atol=1e-5)
+        np.testing.assert_array_equal(soft['semseg'].argmax(-1), arrays['semseg'])
+        np.testing.assert_allclose(soft['depth'], ref.depth_logits.data[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(soft['normal'], arrays['normal'], atol=1e-6)
+        np.testing.assert_allclose(soft['edge'], arrays['edge'], atol=1e-6)
+    sample = inferencer(paths[0], return_datasamples=True, return_logits=True)
+    assert sample.sem_seg_logits.data.shape == (40, 48, 64)
+
+
 def test_clear_errors(inferencer, tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.png'):
         inferencer(str(tmp_path / 'missing.png'))
@@ -128,4 +152,4 @@ def test_clear_errors(inferencer, tmp_path):
     with pytest.raises(ValueError, match='batch_size'):
         inferencer(str(tmp_path / 'missing.png'), batch_size=0)
     with pytest.raises(ValueError, match='unknown argument'):
-        inferencer(np.zeros((8, 8, 3), np.uint8), opacity=0.5)
+        inferencer(np.zeros((8, 8, 3), np.uint8), palette_name='voc')

@@ -41,7 +41,8 @@ def make_outputs(tmp_path, names):
 def runner(tmp_path):
     visualizer = MultiTaskVisualizer(name=f'hook_{tmp_path.name}', tile_height=H,
                                      vis_backends=[dict(type='LocalVisBackend')],
-                                     save_dir=str(tmp_path / 'backend'))
+                                     save_dir=str(tmp_path / 'backend'),
+                                     draw_keys=False)
     return SimpleNamespace(work_dir=str(tmp_path / 'work'), timestamp='20260101_000000',
                            iter=12, visualizer=visualizer)
 

@@ -97,6 +97,9 @@ class FlowKind(TaskKind):
     def predict(self, logits):
         return logits
 
+    def soft(self, logits):
+        return logits
+
     def random_gt(self, num_classes, size_hw, generator=None):
         return torch.randn(2, *size_hw, generator=generator)
 

@@ -72,6 +72,22 @@ def test_logits_to_predictions():
     assert torch.allclose(normals.norm(dim=0), torch.ones(3, 5))
 
 
+def test_soft_outputs():
+    logits = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(0))
+    probs = get_task_kind('label').soft(logits)  # class probabilities, argmax = prediction
+    assert probs.shape == (4, 3, 5)
+    assert torch.allclose(probs.sum(0), torch.ones(3, 5))
+    assert torch.allclose(probs[2], logits.exp()[2] / logits.exp().sum(0))
+    assert torch.equal(probs.argmax(0, keepdim=True), get_task_kind('label').predict(logits))
+    binary = get_task_kind('binary')
+    assert torch.allclose(binary.soft(logits[:1]), torch.sigmoid(logits[:1]))
+    assert torch.allclose(binary.soft(logits[:2])[0], torch.sigmoid(logits[1] - logits[0]))
+    depth = get_task_kind('depth').soft(logits[:1])  # the raw map, negative values kept
+    assert torch.equal(depth, logits[:1]) and depth.min() < 0
+    normals = get_task_kind('normal').soft(logits[:3])
+    assert torch.allclose(normals, logits[:3] / logits[:3].norm(dim=0))
+
+
 def test_random_gt_is_valid_ground_truth():
     gen = torch.Generator().manual_seed(0)
     for spec in TASK_SPECS.values():

@@ -5,6 +5,7 @@ import json
 import math
 import os.path as osp
 
+import cv2
 import pytest
 from tool_loader import load_tool
 
@@ -84,6 +85,56 @@ def test_methods_express_the_paper_settings():
 
 
 @pytest.mark.slow
+def fake_table():
+    """Study-like results: long method names, one metric far apart from the others."""
+    table = {}
+    for index, name in enumerate(['teacher', 'baseline', 'kd', 'dist', 'kdam_inter',
+                                  'kdam_intra', 'kdam']):
+        row = {key: (10.0 + index, 0.5) for key in kd_study.COLUMNS}
+        row['delta_m'] = (-100.0 if name == 'dist' else float(index), float('nan'))
+        table[name] = row
+    return table
+
+
+def test_plot_names_every_method_in_full_at_page_width(tmp_path):
+    labels = {n: m.label for n, m in kd_study.study_methods(quick=False).items()}
+    table = fake_table()
+    figure = kd_study.study_figure(table, labels)
+    figure.canvas.draw()
+    names = [text.get_text() for text in figure.axes[0].get_yticklabels()]
+    assert names == [labels[n] for n in table]  # in full, e.g. 'KDAM inter+intra (τ=1)'
+    assert len(figure.axes) == 5  # four metrics and Δm, the names written once
+    assert not any(label.get_visible() for axis in figure.axes[1:]
+                   for label in axis.get_yticklabels())
+    # written with a tight box: every name inside the picture, at most a page (900 px) wide
+    path = tmp_path / 'summary.png'
+    kd_study.plot(table, labels, str(path))
+    picture = cv2.imread(str(path))
+    assert 600 <= picture.shape[1] <= 900
+    assert figure.get_size_inches()[0] * figure.dpi <= 900
+
+
+def test_plot_only_redraws_from_summary_csv(tmp_path):
+    table = fake_table()
+    with open(tmp_path / 'summary.csv', 'w', newline='') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['split', 'method', 'seed'] + list(kd_study.COLUMNS) + ['delta_m'])
+        for name, row in table.items():
+            for stat, index in (('mean', 0), ('std', 1)):
+                values = [row[key][index] for key in list(kd_study.COLUMNS) + ['delta_m']]
+                writer.writerow(['test', name, stat] + values)
+                writer.writerow(['val', name, stat] + [0.0] * len(values))
+            writer.writerow(['test', name, 0] + [1.0] * 5)
+    read = kd_study.read_summary_csv(str(tmp_path / 'summary.csv'))
+    assert list(read) == list(table)
+    assert read['dist']['delta_m'][0] == -100.0 and math.isnan(read['kd']['delta_m'][1])
+    assert read['kdam']['depth/rmse'] == (16.0, 0.5)
+    kd_study.main(['--out', str(tmp_path), '--plot-only'])
+    assert (tmp_path / 'summary.png').stat().st_size > 0
+    with pytest.raises(FileNotFoundError, match='summary.csv'):
+        kd_study.main(['--out', str(tmp_path / 'none'), '--plot-only'])
+
+
 def test_quick_study_end_to_end(tmp_path):
     out = tmp_path / 'study'
     cmd = [PYTHON, TOOL, '--quick', '--methods', 'kd', 'kdam', '--jobs', '2', '--out', str(out)]

@@ -25,6 +25,7 @@ Example::
 
     python tools/analysis_tools/kd_study.py --out work_dirs/kd_study
     python tools/analysis_tools/kd_study.py --quick --out work_dirs/kd_study_quick
+    python tools/analysis_tools/kd_study.py --out work_dirs/kd_study --plot-only
 """
 import argparse
 import csv
@@ -215,6 +216,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'student config, 64 96; --quick: 48 64)')
     parser.add_argument('--data-seed', type=int, default=0, help='seed of the data')
     parser.add_argument('--list', action='store_true', help='print the methods and exit')
+    parser.add_argument('--plot-only', action='store_true',
+                        help='only redraw <out>/summary.png from <out>/summary.csv (its test '
+                        'mean and std rows), without training')
     args = parser.parse_args(argv)
     if args.out is None and not args.list:
         parser.error('--out is required')
@@ -457,56 +461,65 @@ def per_seed_table(metrics: Mapping[str, Mapping[int, Mapping[str, float]]],
     return '\n'.join(lines)
 
 
+def study_figure(table: Mapping[str, Mapping[str, Tuple[float, float]]],
+                 labels: Mapping[str, str], width_inches: float = 9.0):
+    """One panel per metric (and Δm), a horizontal bar per method: mean, error bar = std.
+
+    Method names are written in full once, on the shared left axis; the
+    figure is ``width_inches`` wide at 100 dpi (900 pixels: a page's width, so
+    the docs show it at its own size).
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+    keys = list(COLUMNS) + [DM]
+    titles = [COLUMNS[k][0] for k in COLUMNS] + ['Δm [%]↑\nvs baseline']
+    names = list(table)
+    figure = Figure(figsize=(width_inches, 0.34 * len(names) + 1.4), dpi=100)
+    axes = figure.subplots(1, len(keys), sharey=True)
+    rows = np.arange(len(names))
+    colours = [f'C{i % 10}' for i in range(len(names))]
+    for axis, key, title in zip(axes, keys, titles):
+        means = [table[n][key][0] for n in names]
+        stds = [_nz(table[n][key][1]) for n in names]
+        axis.barh(rows, means, xerr=stds, color=colours, height=0.7, capsize=2.5,
+                  error_kw=dict(elinewidth=1))
+        axis.axvline(0, color='black', linewidth=0.8)
+        axis.set_title(title.replace('↑', ' ↑').replace('↓', ' ↓'), fontsize=10)
+        axis.tick_params(axis='x', labelsize=8.5)
+        axis.locator_params(axis='x', nbins=3)
+        axis.grid(axis='x', alpha=0.3)
+    axes[0].set_yticks(rows, [labels.get(n, n) for n in names], fontsize=10)
+    axes[0].invert_yaxis()  # first method on top
+    figure.tight_layout(w_pad=0.8)
+    return figure
+
+
 def plot(table: Mapping[str, Mapping[str, Tuple[float, float]]], labels: Mapping[str, str],
          path: str) -> None:
-    """Bars with error bars (mean +- std) per method, one panel per metric (OpenCV)."""
-    import cv2
-    import numpy as np
-    keys = list(COLUMNS) + [DM]
-    titles = [COLUMNS[k][0] for k in COLUMNS] + ['Δm [%]↑ vs baseline']
-    names = list(table)
-    panel_w, panel_h, margin = 60 + 46 * len(names), 360, 40
-    image = np.full((panel_h, panel_w * len(keys), 3), 255, np.uint8)
-    colours = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
-               (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23)]
-    for p, (key, title) in enumerate(zip(keys, titles)):
-        x0 = p * panel_w
-        lows = [table[n][key][0] - _nz(table[n][key][1]) for n in names]
-        highs = [table[n][key][0] + _nz(table[n][key][1]) for n in names]
-        lo, hi = min(lows + [0.0]), max(highs + [0.0])
-        if hi == lo:
-            hi = lo + 1.0
-        top, bottom = margin, panel_h - 100
+    """Write :func:`study_figure` as a PNG (bounding box tight: nothing is cut)."""
+    study_figure(table, labels).savefig(path, bbox_inches='tight', pad_inches=0.05)
 
-        def y_of(value, lo=lo, hi=hi, top=top, bottom=bottom):
-            return int(round(bottom - (value - lo) / (hi - lo) * (bottom - top)))
 
-        cv2.putText(image, title.replace('↑', ' (up)').replace('↓', ' (down)')
-                    .replace('Δm', 'dm'), (x0 + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.line(image, (x0 + 40, y_of(0.0)), (x0 + panel_w - 10, y_of(0.0)), (0, 0, 0), 1)
-        for tick in (lo, hi):
-            cv2.putText(image, f'{tick:.3g}', (x0 + 2, y_of(tick) + 4),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 0, 0), 1, cv2.LINE_AA)
-        for i, name in enumerate(names):
-            mean, std = table[name][key]
-            bx = x0 + 46 + i * 46
-            cv2.rectangle(image, (bx, min(y_of(mean), y_of(0.0))),
-                          (bx + 30, max(y_of(mean), y_of(0.0))), colours[i % len(colours)], -1)
-            if not math.isnan(std):
-                cx = bx + 15
-                cv2.line(image, (cx, y_of(mean - std)), (cx, y_of(mean + std)), (0, 0, 0), 1)
-                for v in (mean - std, mean + std):
-                    cv2.line(image, (cx - 5, y_of(v)), (cx + 5, y_of(v)), (0, 0, 0), 1)
-            label = labels[name].replace('τ', 't').replace('β', 'b')[:14]
-            text = np.full((14, 90, 3), 255, np.uint8)
-            cv2.putText(text, label, (0, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 0, 0), 1,
-                        cv2.LINE_AA)
-            text = cv2.rotate(text, cv2.ROTATE_90_COUNTERCLOCKWISE)  # (90, 14)
-            y1, x1 = bottom + 6, bx + 8
-            image[y1:y1 + 90, x1:x1 + 14] = np.minimum(image[y1:y1 + 90, x1:x1 + 14], text)
-    if not cv2.imwrite(path, image):
-        raise OSError(f'kd_study: could not write {path}')
+def read_summary_csv(path: str, split: str = 'test'
+                     ) -> Dict[str, Dict[str, Tuple[float, float]]]:
+    """``{method: {metric key or 'delta_m': (mean, std)}}`` of ``split`` in a ``summary.csv``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'kd_study: {path} does not exist (the study writes it)')
+    rows: Dict[str, Dict[str, Dict[str, float]]] = {}
+    with open(path, newline='') as handle:
+        for row in csv.DictReader(handle):
+            if row['split'] == split and row['seed'] in ('mean', 'std'):
+                stats = rows.setdefault(row['method'], {})
+                stats[row['seed']] = {key: float(row[key]) for key in list(COLUMNS) + [DM]}
+    table = {}
+    for method, stats in rows.items():
+        if set(stats) != {'mean', 'std'}:
+            raise ValueError(f'kd_study: {path} has no {split} mean and std rows of {method!r}')
+        table[method] = {key: (stats['mean'][key], stats['std'][key])
+                         for key in list(COLUMNS) + [DM]}
+    if not table:
+        raise ValueError(f'kd_study: {path} has no {split} mean / std rows')
+    return table
 
 
 def _nz(value: float) -> float:
@@ -593,6 +606,13 @@ def main(argv=None) -> None:
     if args.list:
         for name, method in study_methods(args.quick).items():
             print(f'{name:14s} {method.label}')
+        return
+    if args.plot_only:
+        table = read_summary_csv(osp.join(args.out, 'summary.csv'))
+        labels = {n: m.label for n, m in study_methods(False).items()}
+        plot({n: row for n, row in table.items() if not _is_sweep(n)}, labels,
+             osp.join(args.out, 'summary.png'))
+        print(f'kd_study: wrote {osp.join(args.out, "summary.png")}')
         return
     start = time.time()
     study = Study(args)

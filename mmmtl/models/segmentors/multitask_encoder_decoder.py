@@ -34,7 +34,8 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
       auxiliary outputs, ``{'loss_<task>_<aux name>': ...}``.
     - ``predict``: data samples with ``pred_<field>`` at the original image
       size (class maps for label tasks, probabilities for edge / saliency,
-      unit normals, depth >= 0).
+      unit normals, depth >= 0) and, with ``test_cfg.output_logits``,
+      ``<field>_logits``: the raw logits the prediction is read from.
     - ``tensor``: ``{task: logits (N, C_task, H, W)}`` at the input size, the
       interface of :class:`KDAMDistiller`.
 
@@ -52,7 +53,10 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
             e.g. ``dict(type='UncertaintyWeighting')``.
         train_cfg: Unused, kept for the OpenMMLab interface.
         test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide',
-            crop_size=(h, w), stride=(h, w))``.
+            crop_size=(h, w), stride=(h, w))``; ``output_logits=True`` adds
+            every task's ``<field>_logits`` (C_task, H, W) to the predicted
+            samples, as mmseg's ``seg_logits`` (off by default: a label
+            task's logits hold one full-size map per class).
         data_preprocessor: Usually ``MultiTaskDataPreProcessor``.
         align_corners: ``align_corners`` of every resize.
         pretrained_min_coverage: Before the backbone loads its ``Pretrained``
@@ -253,7 +257,11 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
         Values that scale with the image (depth) predicted on a test image
         resized by ``s`` are rescaled by ``1 / s``, the inverse of the
         training-time convention (resizing by ``s`` divides depth by ``s``).
+        With ``test_cfg.output_logits`` the cropped, resized and rescaled
+        logits are kept as ``<field>_logits``: ``kind.predict`` of them is
+        the prediction, ``kind.soft`` of them the soft output.
         """
+        output_logits = bool(self.test_cfg.get('output_logits', False))
         batch = next(iter(task_logits.values())).shape[0]
         if data_samples is None:
             data_samples = [MultiTaskDataSample() for _ in range(batch)]
@@ -272,8 +280,9 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                                     align_corners=self.align_corners)
                     scale = meta.get('scale_factor', (1., 1.))
                     single = kind.rescale(single, 1 / float(sum(scale) / len(scale)))
-                prediction = kind.predict(single[0])
-                setattr(sample, spec.pred_key, PixelData(data=prediction))
+                setattr(sample, spec.pred_key, PixelData(data=kind.predict(single[0])))
+                if output_logits:
+                    setattr(sample, spec.logits_key, PixelData(data=single[0]))
         return data_samples
 
 

@@ -14,10 +14,12 @@ class BinaryKind(LabelKind):
     """{0, 1} map, 255 = ignore; resized nearest; prediction = probability.
 
     The head has one foreground logit (sigmoid) or two class logits
-    (softmax). Drawn as a heat map (ignored gt pixels grey), saved as the
+    (softmax); the soft output is that (1, H, W) probability. Drawn as a
+    heat map (ignored gt pixels grey) keyed by a colour bar, saved as the
     8-bit PNG ``round(p * 255)``.
     """
     name = 'binary'
+    overlay = False
     target = '(N, 1, H, W) int64 labels in {0, 1}, 255 = ignore'
 
     def bad_gt(self, gt: np.ndarray, limits: GTLimits) -> Tuple[np.ndarray, str]:
@@ -33,6 +35,9 @@ class BinaryKind(LabelKind):
             return logits.softmax(dim=0)[1:2]
         return logits.sigmoid()
 
+    def soft(self, logits: Tensor) -> Tensor:
+        return self.predict(logits)
+
     def colorize(self, data: np.ndarray, is_gt: bool, palette: Optional[Sequence] = None,
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
         from mmmtl.visualization.colorize import colorize_probability
@@ -41,6 +46,14 @@ class BinaryKind(LabelKind):
             ignore = values == IGNORE_INDEX
             return colorize_probability(np.where(ignore, 0, values), ignore)
         return colorize_probability(values)
+
+    def draw_key(self, title: str, maps: Sequence[np.ndarray], height: int,
+                 palette: Optional[Sequence] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 value_range: Optional[Tuple[float, float]] = None) -> Optional[np.ndarray]:
+        from mmmtl.visualization.colorize import colorize_probability
+        from mmmtl.visualization.keys import colorbar
+        return colorbar(colorize_probability, (0., 1.), height, f'{title} prob.')
 
     def save(self, pred: np.ndarray, stem: str, depth_png: bool = True) -> List[str]:
         from mmmtl.visualization.prediction_files import imwrite

@@ -14,9 +14,11 @@ class DepthKind(TaskKind):
 
     Depth scales with the image: enlarging an image by ``s`` is what a
     camera ``s`` times closer would see, so depth is divided by ``s``. The
-    prediction is the logit clamped at 0. Drawn with the turbo colour map
-    over the gt's range, saved as float32 ``.npy`` metres and optionally a
-    16-bit PNG in millimetres (saturating at 65.535 m).
+    prediction is the logit clamped at 0, the soft output the raw (1, H, W)
+    map (negative where the head predicts below 0). Drawn with the turbo
+    colour map over the gt's range, keyed by a colour bar in metres, saved
+    as float32 ``.npy`` metres and optionally a 16-bit PNG in millimetres
+    (saturating at 65.535 m).
     """
     name = 'depth'
     target = '(N, 1, H, W) float depth, 0 = invalid'
@@ -43,6 +45,9 @@ class DepthKind(TaskKind):
     def predict(self, logits: Tensor) -> Tensor:
         return logits.clamp(min=0)
 
+    def soft(self, logits: Tensor) -> Tensor:
+        return logits
+
     def color_range(self, gt: np.ndarray) -> Optional[Tuple[float, float]]:
         from mmmtl.visualization.colorize import depth_range
         return depth_range(gt)
@@ -51,6 +56,16 @@ class DepthKind(TaskKind):
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
         from mmmtl.visualization.colorize import colorize_depth, depth_range
         return colorize_depth(data[0], value_range or depth_range(data[0]))
+
+    def draw_key(self, title: str, maps: Sequence[np.ndarray], height: int,
+                 palette: Optional[Sequence] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 value_range: Optional[Tuple[float, float]] = None) -> Optional[np.ndarray]:
+        from mmmtl.visualization.colorize import colorize_depth, depth_range
+        from mmmtl.visualization.keys import colorbar
+        value_range = value_range or depth_range(maps[0])
+        return colorbar(lambda values: colorize_depth(values, value_range), value_range,
+                        height, title, unit='m')
 
     def save(self, pred: np.ndarray, stem: str, depth_png: bool = True) -> List[str]:
         from mmmtl.visualization.prediction_files import DEPTH_PNG_SCALE, imwrite

@@ -17,8 +17,9 @@ class NormalKind(TaskKind):
     """(x, y, z) unit vectors, the zero vector = invalid; resized nearest.
 
     Normals are vectors: mirroring the image horizontally negates x,
-    vertically y. The prediction is the normalised logit vector. Drawn and
-    saved as RGB ``(n + 1) / 2 * 255`` (x -> R, y -> G, z -> B).
+    vertically y. The prediction (and the soft output) is the normalised
+    logit vector. Drawn (keyed by a sphere in the same colours) and saved
+    as RGB ``(n + 1) / 2 * 255`` (x -> R, y -> G, z -> B).
     """
     name = 'normal'
     gt_channels = 3
@@ -50,10 +51,20 @@ class NormalKind(TaskKind):
     def predict(self, logits: Tensor) -> Tensor:
         return F.normalize(logits, dim=0)
 
+    def soft(self, logits: Tensor) -> Tensor:
+        return self.predict(logits)
+
     def colorize(self, data: np.ndarray, is_gt: bool, palette: Optional[Sequence] = None,
                  value_range: Optional[Tuple[float, float]] = None) -> np.ndarray:
         from mmmtl.visualization.colorize import colorize_normals
         return colorize_normals(data)
+
+    def draw_key(self, title: str, maps: Sequence[np.ndarray], height: int,
+                 palette: Optional[Sequence] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 value_range: Optional[Tuple[float, float]] = None) -> Optional[np.ndarray]:
+        from mmmtl.visualization.keys import normal_key
+        return normal_key(height, title)
 
     def save(self, pred: np.ndarray, stem: str, depth_png: bool = True) -> List[str]:
         from mmmtl.visualization.prediction_files import imwrite

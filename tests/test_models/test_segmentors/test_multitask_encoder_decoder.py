@@ -124,6 +124,37 @@ def test_predict_resizes_to_original_shape_and_rescales_depth():
     assert torch.allclose(out.pred_depth.data, torch.full((1, 64, 64), 1.0))
 
 
+def test_logits_are_kept_only_when_asked_and_resized_as_the_prediction():
+    tasks = ('semseg', 'depth', 'normal', 'edge')
+    gen = torch.Generator().manual_seed(3)
+    # padded 32x40 input of a 24x36 image resized by 0.5 from 48x72
+    logits = {'semseg': torch.randn(1, 5, 32, 40, generator=gen),
+              'depth': torch.randn(1, 1, 32, 40, generator=gen) + 1,
+              'normal': torch.randn(1, 3, 32, 40, generator=gen),
+              'edge': torch.randn(1, 1, 32, 40, generator=gen)}
+    meta = dict(ori_shape=(48, 72), scale_factor=(0.5, 0.5), padding_size=(0, 4, 0, 8))
+
+    model = tiny_model(tasks=tasks).eval()
+    out = model.postprocess_result(logits, [MultiTaskDataSample(metainfo=meta)])[0]
+    assert 'pred_sem_seg' in out and not any(key.endswith('_logits') for key in out.keys())
+
+    model = tiny_model(tasks=tasks, test_cfg=dict(mode='whole', output_logits=True)).eval()
+    out = model.postprocess_result(logits, [MultiTaskDataSample(metainfo=meta)])[0]
+    for task, field, channels in (('semseg', 'sem_seg', 5), ('depth', 'depth', 1),
+                                  ('normal', 'normal', 3), ('edge', 'edge', 1)):
+        expected = torch.nn.functional.interpolate(
+            logits[task][:, :, :24, :36], size=(48, 72), mode='bilinear',
+            align_corners=False)[0]
+        if task == 'depth':
+            expected = expected * 0.5  # shrunk by 0.5, the image looked 2x nearer
+        got = getattr(out, f'{field}_logits').data
+        assert got.shape == (channels, 48, 72)
+        torch.testing.assert_close(got, expected)
+    assert torch.equal(out.pred_sem_seg.data, out.sem_seg_logits.data.argmax(0, keepdim=True))
+    torch.testing.assert_close(out.pred_depth.data, out.depth_logits.data.clamp(min=0))
+    torch.testing.assert_close(out.pred_edge.data, out.edge_logits.data.sigmoid())
+
+
 @pytest.mark.parametrize('size,crop,stride', [((64, 64), (32, 32), (16, 16)),
                                                ((45, 70), (32, 24), (20, 17))])
 def test_slide_inference_matches_whole_on_pixelwise_model(size, crop, stride):
