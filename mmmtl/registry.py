@@ -69,10 +69,12 @@ def construct_in_scope(cls: type, registry: Registry) -> type:
     return cls
 
 
-RUNNERS = ScopedRegistry('runner', parent=MMSEG_RUNNERS, locations=['mmmtl.engine'])
-RUNNER_CONSTRUCTORS = ScopedRegistry(
+# A runner sets the default scope itself (from its config's ``default_scope``), and
+# loops are built by the runner: they are not constructed in mmmtl's scope.
+RUNNERS = Registry('runner', parent=MMSEG_RUNNERS, locations=['mmmtl.engine'])
+RUNNER_CONSTRUCTORS = Registry(
     'runner constructor', parent=MMSEG_RUNNER_CONSTRUCTORS, locations=['mmmtl.engine'])
-LOOPS = ScopedRegistry('loop', parent=MMSEG_LOOPS, locations=['mmmtl.engine'])
+LOOPS = Registry('loop', parent=MMSEG_LOOPS, locations=['mmmtl.engine'])
 HOOKS = ScopedRegistry('hook', parent=MMSEG_HOOKS, locations=['mmmtl.engine'])
 
 DATASETS = ScopedRegistry('dataset', parent=MMSEG_DATASETS, locations=['mmmtl.datasets'])
