@@ -93,7 +93,7 @@ def main() -> None:
                                 or model_cfg.student.data_preprocessor)
     losses = {}
     for task, loss_cfg in model_cfg.distill_losses.items():
-        mode = loss_cfg.get('mode', get_task_spec(task).distill_mode)
+        mode = loss_cfg.get('mode', 'channel')  # the losses' default
         losses[task] = dict(
             CS=MODELS.build(dict(type='CSDivergenceLoss', mode=mode,
                                  tau=loss_cfg.get('tau', 1.0), global_batch=False)),
