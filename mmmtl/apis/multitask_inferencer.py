@@ -15,7 +15,8 @@ from mmengine.visualization import Visualizer
 
 from mmmtl.registry import VISUALIZERS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils import get_task_spec, register_all_modules
+from mmmtl.tasks import get_task_spec
+from mmmtl.utils import register_all_modules
 from mmmtl.visualization import MultiTaskVisualizer, save_task_prediction
 
 from .inference import ConfigType, ImageType, InferencePipeline, _load_config, init_model

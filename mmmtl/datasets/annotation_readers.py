@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from skimage.morphology import thin
 
-from mmmtl.utils.tasks import IGNORE_INDEX
+from mmmtl.tasks import IGNORE_INDEX
 
 # Context labels (PASCAL-Context 459-class ``LabelMap``) of the classes that
 # NYUD-v2 also has, plus ``tvmonitor``: the distilled PASCAL normals come

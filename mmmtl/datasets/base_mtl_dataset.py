@@ -5,7 +5,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dataset import BaseDataset
 
-from mmmtl.utils.tasks import check_tasks
+from mmmtl.tasks import check_tasks
 
 SPLIT_NAMES = ('train', 'val', 'test', 'trainval')
 

@@ -1,7 +1,7 @@
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from mmmtl.utils.tasks import TASK_SPECS
+from mmmtl.tasks import TASK_SPECS
 
 
 def _make_property(key: str, doc: str) -> property:

@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from mmmtl.utils.tasks import IGNORE_INDEX
+from mmmtl.tasks import IGNORE_INDEX
 
 IGNORE_COLOR = (0, 0, 0)
 # Ignored pixels of binary (edge / saliency) ground truth: grey, because black

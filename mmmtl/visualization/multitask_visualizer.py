@@ -10,15 +10,7 @@ from mmseg.visualization import SegLocalVisualizer
 
 from mmmtl.registry import VISUALIZERS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils.tasks import ALL_TASKS, IGNORE_INDEX, get_task_spec
-
-from .colorize import (
-    colorize_depth,
-    colorize_labels,
-    colorize_normals,
-    colorize_probability,
-    depth_range,
-)
+from mmmtl.tasks import ALL_TASKS, get_task_spec
 
 # dataset_meta keys holding the palette of each label task, first match wins.
 # ``part_palette`` is what PascalContextMTLDataset.METAINFO uses.
@@ -135,29 +127,31 @@ class MultiTaskVisualizer(SegLocalVisualizer):
                 if get_task_spec(task).gt_key in data_sample
                 or get_task_spec(task).pred_key in data_sample]
 
+    @staticmethod
+    def _gt_range(task: str, data_sample: MultiTaskDataSample) -> Optional[Tuple[float, float]]:
+        """Value range that the gt and predictions of ``task`` share in colour
+        (depth: the valid gt's), or None."""
+        spec = get_task_spec(task)
+        if spec.gt_key not in data_sample:
+            return None
+        return spec.task_kind.color_range(
+            getattr(data_sample, spec.gt_key).data.detach().cpu().numpy())
+
     def _colorize(self, task: str, data_sample: MultiTaskDataSample, key: str,
-                  gt_depth_range: Optional[Tuple[float, float]]) -> Optional[np.ndarray]:
-        """(H, W, 3) RGB of field ``key`` of ``task``, or None if it is absent."""
+                  gt_range: Optional[Tuple[float, float]]) -> Optional[np.ndarray]:
+        """(H, W, 3) RGB of field ``key`` of ``task``, or None if it is absent.
+
+        ``gt_range``: value range of the gt's colours (:meth:`_gt_range`)."""
         if key not in data_sample:
             return None
         data = getattr(data_sample, key).data
         data = data.detach().cpu().numpy() if hasattr(data, 'detach') else np.asarray(data)
         spec = get_task_spec(task)
-        expected_channels = 3 if spec.kind == 'normal' else 1
-        if data.ndim != 3 or data.shape[0] != expected_channels:
+        kind = spec.task_kind
+        if data.ndim != 3 or data.shape[0] != kind.gt_channels:
             raise ValueError(f'MultiTaskVisualizer: {key} of task {task!r} must have shape '
-                             f'({expected_channels}, H, W), got {tuple(data.shape)}')
-        if spec.kind == 'label':
-            return colorize_labels(data[0], self._palette(task))
-        if spec.kind == 'depth':
-            return colorize_depth(data[0], gt_depth_range or depth_range(data[0]))
-        if spec.kind == 'normal':
-            return colorize_normals(data)
-        values = data[0].astype(np.float32)
-        if key == spec.gt_key:
-            ignore = values == IGNORE_INDEX
-            return colorize_probability(np.where(ignore, 0, values), ignore)
-        return colorize_probability(values)
+                             f'({kind.gt_channels}, H, W), got {tuple(data.shape)}')
+        return kind.colorize(data, key == spec.gt_key, self._palette(task), gt_range)
 
     def _tile(self, image: np.ndarray, size: Tuple[int, int], caption: str) -> np.ndarray:
         """``image`` resized (nearest) to ``size`` = (w, h) with ``caption`` top left."""
@@ -197,15 +191,12 @@ class MultiTaskVisualizer(SegLocalVisualizer):
         rows = []
         for task in self.sample_tasks(data_sample):
             spec = get_task_spec(task)
-            gt_depth_range = None
-            if spec.kind == 'depth' and spec.gt_key in data_sample:
-                gt_depth_range = depth_range(
-                    getattr(data_sample, spec.gt_key).data.detach().cpu().numpy())
+            gt_range = self._gt_range(task, data_sample)
             row = [self._tile(image, size, task)]
             for wanted, key, caption in ((draw_gt, spec.gt_key, 'gt'),
                                          (draw_pred, spec.pred_key, 'pred')):
                 if wanted:
-                    drawn = self._colorize(task, data_sample, key, gt_depth_range)
+                    drawn = self._colorize(task, data_sample, key, gt_range)
                     row.append(self._tile(blank if drawn is None else drawn, size,
                                           f'{task} {caption}'))
             rows.append(np.concatenate(row, axis=1))
@@ -275,15 +266,12 @@ class MultiTaskVisualizer(SegLocalVisualizer):
         rows = []
         for index, task in enumerate(self.sample_tasks(gt_sample)):
             spec = get_task_spec(task)
-            gt_depth_range = None
-            if spec.kind == 'depth' and spec.gt_key in gt_sample:
-                gt_depth_range = depth_range(
-                    getattr(gt_sample, spec.gt_key).data.detach().cpu().numpy())
+            gt_range = self._gt_range(task, gt_sample)
             row = [self._tile(image if index == 0 else blank, size, 'image' if index == 0 else '')]
-            drawn = self._colorize(task, gt_sample, spec.gt_key, gt_depth_range)
+            drawn = self._colorize(task, gt_sample, spec.gt_key, gt_range)
             row.append(self._tile(blank if drawn is None else drawn, size, f'{task} gt'))
             for name, sample in predictions.items():
-                drawn = self._colorize(task, sample, spec.pred_key, gt_depth_range)
+                drawn = self._colorize(task, sample, spec.pred_key, gt_range)
                 if drawn is None:
                     raise KeyError(f'MultiTaskVisualizer: model {name!r} has no prediction '
                                    f'{spec.pred_key!r} of task {task!r}.')

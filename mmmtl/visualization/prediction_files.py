@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 DEPTH_PNG_SCALE = 1000.  # 16-bit depth PNG unit: millimetres
 
@@ -26,7 +26,8 @@ def _to_numpy(data: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
     return np.asarray(data)
 
 
-def _imwrite(path: str, image: np.ndarray) -> str:
+def imwrite(path: str, image: np.ndarray) -> str:
+    """Write ``image`` to ``path`` or raise an OSError naming it; return ``path``."""
     if not cv2.imwrite(path, image):
         raise OSError(f'Could not write {path!r}.')
     return path
@@ -35,6 +36,8 @@ def _imwrite(path: str, image: np.ndarray) -> str:
 def save_task_prediction(task: str, pred: Union[torch.Tensor, np.ndarray], folder: str,
                          name: str, depth_png: bool = True) -> List[str]:
     """Write ``pred`` of ``task`` as ``<folder>/<name>.png`` (and ``.npy``).
+
+    The format is the task kind's (:meth:`mmmtl.tasks.TaskKind.save`).
 
     Args:
         task: Task name, e.g. ``'semseg'``.
@@ -46,28 +49,10 @@ def save_task_prediction(task: str, pred: Union[torch.Tensor, np.ndarray], folde
     Returns:
         The written paths.
     """
-    spec = get_task_spec(task)
+    kind = get_task_spec(task).task_kind
     pred = _to_numpy(pred)
-    channels = 3 if spec.kind == 'normal' else 1
-    if pred.ndim != 3 or pred.shape[0] != channels:
-        raise ValueError(f'Prediction of task {task!r} must be ({channels}, H, W), got '
+    if pred.ndim != 3 or pred.shape[0] != kind.gt_channels:
+        raise ValueError(f'Prediction of task {task!r} must be ({kind.gt_channels}, H, W), got '
                          f'{tuple(pred.shape)}.')
     os.makedirs(folder, exist_ok=True)
-    stem = osp.join(folder, name)
-    if spec.kind == 'depth':
-        depth = np.nan_to_num(pred[0].astype(np.float32))
-        np.save(stem + '.npy', depth)
-        written = [stem + '.npy']
-        if depth_png:
-            millimetres = np.clip(np.round(depth * DEPTH_PNG_SCALE), 0, np.iinfo(np.uint16).max)
-            written.append(_imwrite(stem + '.png', millimetres.astype(np.uint16)))
-        return written
-    if spec.kind == 'label':
-        labels = pred[0]
-        dtype = np.uint8 if labels.size == 0 or labels.max() <= 255 else np.uint16
-        return [_imwrite(stem + '.png', labels.astype(dtype))]
-    if spec.kind == 'binary':
-        prob = np.clip(pred[0].astype(np.float32), 0, 1)
-        return [_imwrite(stem + '.png', np.round(prob * 255).astype(np.uint8))]
-    rgb = np.round((np.clip(pred.transpose(1, 2, 0), -1, 1) + 1) / 2 * 255).astype(np.uint8)
-    return [_imwrite(stem + '.png', np.ascontiguousarray(rgb[..., ::-1]))]
+    return kind.save(pred, osp.join(folder, name), depth_png)

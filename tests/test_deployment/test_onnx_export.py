@@ -14,7 +14,7 @@ from mmengine.dataset import pseudo_collate
 from mmmtl.apis import InferencePipeline, inference_model, init_model
 from mmmtl.deployment import ONNXExportError, export_onnx, onnx_session, run_onnx
 from mmmtl.models.layers import ChannelDeformConv2d, WindowOffsetPredictor
-from mmmtl.utils import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC_CONFIGS = sorted(

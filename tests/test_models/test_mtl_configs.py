@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 
 from mmmtl.registry import MODELS
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(

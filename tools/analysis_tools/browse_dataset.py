@@ -21,7 +21,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from mmmtl.registry import DATASETS
-from mmmtl.utils import IGNORE_INDEX, register_all_modules
+from mmmtl.tasks import IGNORE_INDEX
+from mmmtl.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -111,7 +112,7 @@ def render_sample(image: np.ndarray, gts: Dict[str, np.ndarray], meta: dict) -> 
 
 def sample_to_numpy(data: dict) -> tuple:
     """Packed sample -> (BGR image, task -> numpy gt in pipeline layout)."""
-    from mmmtl.utils.tasks import TASK_SPECS
+    from mmmtl.tasks import TASK_SPECS
     image = data['inputs'].numpy().transpose(1, 2, 0)
     image = np.ascontiguousarray(image.clip(0, 255).astype(np.uint8))
     sample = data['data_samples']
@@ -121,7 +122,7 @@ def sample_to_numpy(data: dict) -> tuple:
         if spec.gt_key not in sample:
             continue
         array = getattr(sample, spec.gt_key).data.numpy()
-        gts[task] = array.transpose(1, 2, 0) if spec.kind == 'normal' else array[0]
+        gts[task] = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
     return image, gts
 
 

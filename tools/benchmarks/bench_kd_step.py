@@ -61,7 +61,8 @@ from mmengine.structures import PixelData
 from mmmtl.models.losses.distill_utils import release_scratch_tensors
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils import get_task_spec, register_all_modules
+from mmmtl.tasks import get_task_spec
+from mmmtl.utils import register_all_modules
 from mmmtl.utils.memory import peak_tensor_memory
 
 PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
@@ -192,16 +193,7 @@ def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]
             img_shape=shape, ori_shape=shape, pad_shape=shape, tasks=list(student.tasks)))
         for task in student.tasks:
             spec = get_task_spec(task)
-            if spec.kind == 'label':
-                classes = student.task_channels[task]
-                gt = torch.randint(0, classes, (1, height, width), generator=gen)
-            elif spec.kind == 'binary':
-                gt = torch.randint(0, 2, (1, height, width), generator=gen)
-            elif spec.kind == 'depth':
-                gt = torch.rand(1, height, width, generator=gen) * 5 + 0.5
-            else:
-                gt = torch.nn.functional.normalize(
-                    torch.randn(3, height, width, generator=gen), dim=0)
+            gt = spec.task_kind.random_gt(student.task_channels[task], shape, gen)
             setattr(sample, spec.gt_key, PixelData(data=gt))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)

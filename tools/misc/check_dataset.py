@@ -70,43 +70,25 @@ class TaskSummary:
 
 def check_values(task: str, gt: np.ndarray, num_classes: Optional[int]) -> List[str]:
     """Problems of one task's (H, W) / (H, W, 3) ground truth (empty if none)."""
-    from mmmtl.utils.tasks import IGNORE_INDEX, get_task_spec
-    kind = get_task_spec(task).kind
+    from mmmtl.tasks import get_task_spec
     if not np.isfinite(gt).all():
         return [f'{task}: NaN or inf values']
-    if kind == 'label' and num_classes is not None:
-        bad = np.unique(gt[(gt != IGNORE_INDEX) & ((gt < 0) | (gt >= num_classes))])
-        if bad.size:
-            return [f'{task}: labels {bad[:5].tolist()} outside [0, {num_classes}) and not '
-                    f'{IGNORE_INDEX}']
-    if kind == 'binary':
-        bad = np.unique(gt[~np.isin(gt, (0, 1, IGNORE_INDEX))])
-        if bad.size:
-            return [f'{task}: values {bad[:5].tolist()} not in {{0, 1, {IGNORE_INDEX}}}']
-    if kind == 'depth' and (gt < 0).any():
-        return [f'{task}: negative depth (min {float(gt.min()):.3g})']
-    if kind == 'normal':
-        if gt.ndim != 3 or gt.shape[2] != 3:
-            return [f'{task}: expected (H, W, 3) normals, got {gt.shape}']
-        if np.abs(gt).max() > 1 + 1e-3:
-            return [f'{task}: components outside [-1, 1] (max |n| {float(np.abs(gt).max()):.3g})']
-    return []
+    problem = get_task_spec(task).task_kind.check_gt(gt, num_classes)
+    return [] if problem is None else [f'{task}: {problem}']
 
 
 def valid_mask(task: str, gt: np.ndarray) -> np.ndarray:
-    from mmmtl.utils.tasks import IGNORE_INDEX, get_task_spec
-    kind = get_task_spec(task).kind
-    if kind in ('label', 'binary'):
-        return gt != IGNORE_INDEX
-    if kind == 'depth':
-        return gt > 0
-    return np.abs(gt).sum(axis=2) > 0
+    """(H, W) bool mask of the valid pixels of an (H, W) / (H, W, C) ground truth."""
+    from mmmtl.tasks import get_aligned_field, get_task_spec
+    spec = get_task_spec(task)
+    packed = get_aligned_field(spec.gt_key).to_tensor(gt)
+    return spec.task_kind.valid_mask(packed[None])[0].numpy()
 
 
 def check_split(root: str, layout: str, split: str, max_samples: Optional[int]) -> dict:
     """Check one split; returns ``dict(samples, problems, summaries)``."""
     from mmmtl.registry import DATASETS, TRANSFORMS
-    from mmmtl.utils.tasks import get_task_spec
+    from mmmtl.tasks import get_task_spec
     dataset_type, extra = LAYOUTS[layout]
     dataset = DATASETS.build(dict(type=dataset_type, data_root=root, split=split,
                                   check_files=False, lazy_init=False, **extra))

@@ -8,8 +8,7 @@ from mmengine.structures import PixelData
 
 from mmmtl.registry import TRANSFORMS
 from mmmtl.structures import MultiTaskDataSample
-
-from .geometric import iter_gt_fields
+from mmmtl.tasks import iter_aligned_fields
 
 DEFAULT_META_KEYS = ('img_path', 'sample_id', 'ori_shape', 'img_shape', 'pad_shape',
                      'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
@@ -23,9 +22,10 @@ class PackMultiTaskInputs(BaseTransform):
     - ``inputs``: the image as a (3, H, W) tensor (dtype kept, usually uint8
       BGR; the data preprocessor normalises it).
     - ``data_samples``: a :class:`MultiTaskDataSample` with one ``PixelData``
-      per loaded task: label and binary maps (1, H, W) int64 (255 ignore),
-      depth (1, H, W) float32 (0 invalid), normals (3, H, W) float32 (zero
-      vector invalid).
+      per map listed in ``gt_fields`` and ``aligned_fields``, a (C, H, W)
+      tensor of its rule's dtype: label and binary maps (1, H, W) int64 (255
+      ignore), depth (1, H, W) float32 (0 invalid), normals (3, H, W)
+      float32 (zero vector invalid).
 
     Meta keys missing from ``results`` get neutral defaults (no flip, unit
     scale factor, ``pad_shape = img_shape``) so that every sample carries the
@@ -37,15 +37,6 @@ class PackMultiTaskInputs(BaseTransform):
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)
-
-    @staticmethod
-    def _to_tensor(gt: np.ndarray, kind: str) -> torch.Tensor:
-        if kind == 'normal':
-            return torch.from_numpy(np.ascontiguousarray(gt.transpose(2, 0, 1),
-                                                         dtype=np.float32))
-        if kind == 'depth':
-            return torch.from_numpy(np.ascontiguousarray(gt[None], dtype=np.float32))
-        return torch.from_numpy(np.ascontiguousarray(gt[None], dtype=np.int64))
 
     def _meta(self, results: dict) -> dict:
         defaults = dict(
@@ -67,8 +58,8 @@ class PackMultiTaskInputs(BaseTransform):
                 img = img[..., None]
             packed['inputs'] = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         data_sample = MultiTaskDataSample()
-        for key, spec in iter_gt_fields(results):
-            setattr(data_sample, key, PixelData(data=self._to_tensor(results[key], spec.kind)))
+        for key, rule in iter_aligned_fields(results):
+            setattr(data_sample, key, PixelData(data=rule.to_tensor(results[key])))
         data_sample.set_metainfo(self._meta(results))
         packed['data_samples'] = data_sample
         return packed

@@ -1,55 +1,34 @@
-"""Geometric transforms that keep every task's map aligned with the image.
+"""Geometric transforms that keep every per-pixel map aligned with the image.
 
-Each transform changes ``results['img']`` and every key listed in
-``results['gt_fields']`` consistently, treating each map by its task kind
-(``mmmtl.utils.tasks.TaskSpec.kind``): label and binary maps and depth
-resize with nearest neighbour, and normals are vectors, so flipping negates
-their horizontal (x) or vertical (y) component.
+Each transform changes ``results['img']`` and every map listed in
+``results['gt_fields']`` and ``results['aligned_fields']`` consistently, by
+the map's own :class:`~mmmtl.tasks.AlignedField` rule (interpolation, pad
+value, how its values change): ground-truth maps resize with nearest
+neighbour, depth is divided by the resize factor, and normals are vectors,
+so flipping negates their horizontal (x) or vertical (y) component.
 """
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmmtl.registry import TRANSFORMS
-from mmmtl.utils.tasks import IGNORE_INDEX, TASK_SPECS, TaskSpec
-
-GT_KEY_TO_SPEC = {spec.gt_key: spec for spec in TASK_SPECS.values()}
-_INTERPOLATIONS = dict(nearest=cv2.INTER_NEAREST, bilinear=cv2.INTER_LINEAR,
-                       bicubic=cv2.INTER_CUBIC, area=cv2.INTER_AREA)
-
-
-def iter_gt_fields(results: dict) -> Iterator[Tuple[str, TaskSpec]]:
-    """Yield ``(gt_key, task spec)`` for every ground-truth map present."""
-    for key in results.get('gt_fields', []):
-        if key not in GT_KEY_TO_SPEC:
-            raise KeyError(f'unknown ground-truth field {key!r} in gt_fields; known '
-                           f'fields: {sorted(GT_KEY_TO_SPEC)}')
-        if key not in results:
-            raise KeyError(f'{key!r} is listed in gt_fields but missing in results')
-        yield key, GT_KEY_TO_SPEC[key]
-
-
-def _resize(array: np.ndarray, size_hw: Tuple[int, int], interpolation: int) -> np.ndarray:
-    height, width = size_hw
-    resized = cv2.resize(array, (width, height), interpolation=interpolation)
-    if array.ndim == 3 and resized.ndim == 2:  # cv2 drops a single channel
-        resized = resized[..., None]
-    return resized
+from mmmtl.tasks import IGNORE_INDEX, iter_aligned_fields
+from mmmtl.tasks.aligned_field import FLIP_AXES, INTERPOLATIONS, pad_array, resize_array
 
 
 def resize_results(results: dict, size_hw: Tuple[int, int], interpolation: str = 'bilinear',
                    rescale_depth: bool = True) -> dict:
-    """Resize the image and every gt map of ``results`` to ``size_hw``.
+    """Resize the image and every aligned map of ``results`` to ``size_hw``.
 
-    The image uses ``interpolation``; every gt map nearest neighbour. With
-    ``rescale_depth`` depth is divided by the scale factor (the geometric mean
-    of the x and y factors): enlarging an image by ``s`` is what a camera
-    ``s`` times closer would see.
+    The image uses ``interpolation``, every map its own rule. With
+    ``rescale_depth`` the values of maps that scale with the image (depth)
+    are rescaled by the scale factor (the geometric mean of the x and y
+    factors): enlarging an image by ``s`` is what a camera ``s`` times
+    closer would see.
     """
-    if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f'interpolation must be one of {sorted(_INTERPOLATIONS)}, '
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f'interpolation must be one of {sorted(INTERPOLATIONS)}, '
                          f'got {interpolation!r}')
     img = results['img']
     height, width = img.shape[:2]
@@ -57,12 +36,10 @@ def resize_results(results: dict, size_hw: Tuple[int, int], interpolation: str =
     if new_h < 1 or new_w < 1:
         raise ValueError(f'invalid resize target {size_hw} for image of size {(height, width)}')
     w_scale, h_scale = new_w / width, new_h / height
-    results['img'] = _resize(img, (new_h, new_w), _INTERPOLATIONS[interpolation])
-    for key, spec in iter_gt_fields(results):
-        gt = _resize(results[key], (new_h, new_w), cv2.INTER_NEAREST)
-        if spec.kind == 'depth' and rescale_depth:
-            gt = (gt / np.sqrt(w_scale * h_scale)).astype(np.float32)
-        results[key] = gt
+    image_scale = float(np.sqrt(w_scale * h_scale)) if rescale_depth else None
+    results['img'] = resize_array(img, (new_h, new_w), interpolation)
+    for key, rule in iter_aligned_fields(results):
+        results[key] = rule.resize(results[key], (new_h, new_w), image_scale)
     results['img_shape'] = (new_h, new_w)
     results['scale'] = (new_w, new_h)
     results['scale_factor'] = (w_scale, h_scale)
@@ -82,10 +59,10 @@ def _keep_ratio_size(height: int, width: int, scale_wh: Sequence[float]) -> Tupl
 
 @TRANSFORMS.register_module()
 class MultiTaskResize(BaseTransform):
-    """Resize the image and all gt maps to a fixed scale.
+    """Resize the image and every aligned map to a fixed scale.
 
-    Required keys: ``img``, ``gt_fields`` and the fields it lists.
-    Modified keys: ``img``, ``gt_*``, ``img_shape``.
+    Required keys: ``img``; the maps listed in ``gt_fields`` / ``aligned_fields``.
+    Modified keys: ``img``, the listed maps, ``img_shape``.
     Added keys: ``scale``, ``scale_factor``, ``keep_ratio``.
 
     Args:
@@ -93,7 +70,8 @@ class MultiTaskResize(BaseTransform):
             fit it (mmcv ``Resize`` convention).
         scale_factor: Alternatively a factor applied to the current size.
         keep_ratio: Keep the aspect ratio when ``scale`` is given.
-        interpolation: Image interpolation (gt maps always use nearest).
+        interpolation: Image interpolation (each map uses its own rule; the
+            ground truth nearest).
         rescale_depth: Divide depth by the scale factor.
     """
 
@@ -137,8 +115,8 @@ class MultiTaskRandomResize(BaseTransform):
     uniformly from ``ratio_range`` or from the list ``ratios`` (the ATRC /
     InvPT protocol uses ``ratios=(1.0, 1.2, 1.5)``).
 
-    Required keys: ``img``, ``gt_fields`` and the fields it lists.
-    Modified keys: ``img``, ``gt_*``, ``img_shape``.
+    Required keys: ``img``; the maps listed in ``gt_fields`` / ``aligned_fields``.
+    Modified keys: ``img``, the listed maps, ``img_shape``.
     Added keys: ``scale``, ``scale_factor``, ``keep_ratio``.
     """
 
@@ -183,15 +161,15 @@ class MultiTaskRandomResize(BaseTransform):
 
 @TRANSFORMS.register_module()
 class MultiTaskRandomCrop(BaseTransform):
-    """Randomly crop the image and all gt maps to ``crop_size``.
+    """Randomly crop the image and every aligned map to ``crop_size``.
 
     As mmseg's ``RandomCrop``: an image smaller than the crop is kept whole
     along that side (pad it afterwards with :class:`MultiTaskPad`), and with
     ``cat_max_ratio < 1`` up to 10 crops are drawn until no single class
     covers more than that ratio of the crop's labelled ``gt_sem_seg`` pixels.
 
-    Required keys: ``img``, ``gt_fields`` and the fields it lists.
-    Modified keys: ``img``, ``gt_*``, ``img_shape``.
+    Required keys: ``img``; the maps listed in ``gt_fields`` / ``aligned_fields``.
+    Modified keys: ``img``, the listed maps, ``img_shape``.
 
     Args:
         crop_size: ``(h, w)``.
@@ -230,8 +208,8 @@ class MultiTaskRandomCrop(BaseTransform):
                 bbox = self._random_bbox(height, width)
         y1, y2, x1, x2 = bbox
         results['img'] = results['img'][y1:y2, x1:x2, ...]
-        for key, _ in iter_gt_fields(results):
-            results[key] = results[key][y1:y2, x1:x2, ...]
+        for key, rule in iter_aligned_fields(results):
+            results[key] = rule.crop(results[key], bbox)
         results['img_shape'] = results['img'].shape[:2]
         return results
 
@@ -241,31 +219,24 @@ class MultiTaskRandomCrop(BaseTransform):
 
 
 def flip_results(results: dict, direction: str) -> dict:
-    """Flip the image and every gt map; negate the matching normal component."""
-    if direction == 'horizontal':
-        axis, normal_channel = 1, 0
-    elif direction == 'vertical':
-        axis, normal_channel = 0, 1
-    else:
+    """Flip the image and every aligned map (normals negate the matching component)."""
+    if direction not in FLIP_AXES:
         raise ValueError(f"direction must be 'horizontal' or 'vertical', got {direction!r}")
-    results['img'] = np.flip(results['img'], axis=axis).copy()
-    for key, spec in iter_gt_fields(results):
-        gt = np.flip(results[key], axis=axis).copy()
-        if spec.kind == 'normal':
-            gt[..., normal_channel] *= -1
-        results[key] = gt
+    results['img'] = np.flip(results['img'], axis=FLIP_AXES[direction]).copy()
+    for key, rule in iter_aligned_fields(results):
+        results[key] = rule.flip(results[key], direction)
     return results
 
 
 @TRANSFORMS.register_module()
 class MultiTaskRandomFlip(BaseTransform):
-    """Flip the image and all gt maps with probability ``prob``.
+    """Flip the image and every aligned map with probability ``prob``.
 
     A horizontal flip negates the x component of the normals (camera x points
     right), a vertical flip the y component.
 
-    Required keys: ``img``, ``gt_fields`` and the fields it lists.
-    Modified keys: ``img``, ``gt_*``.
+    Required keys: ``img``; the maps listed in ``gt_fields`` / ``aligned_fields``.
+    Modified keys: ``img``, the listed maps.
     Added keys: ``flip``, ``flip_direction``.
 
     Args:
@@ -276,7 +247,7 @@ class MultiTaskRandomFlip(BaseTransform):
     def __init__(self, prob: float = 0.5, direction: str = 'horizontal') -> None:
         if not 0. <= prob <= 1.:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
-        if direction not in ('horizontal', 'vertical'):
+        if direction not in FLIP_AXES:
             raise ValueError(f"direction must be 'horizontal' or 'vertical', got {direction!r}")
         self.prob = prob
         self.direction = direction
@@ -295,13 +266,14 @@ class MultiTaskRandomFlip(BaseTransform):
 
 @TRANSFORMS.register_module()
 class MultiTaskPad(BaseTransform):
-    """Pad the image and all gt maps at the bottom and right.
+    """Pad the image and every aligned map at the bottom and right.
 
-    Pad values: the image ``pad_val`` (0), label and binary maps 255 (ignore),
-    depth 0 and normals the zero vector (both invalid).
+    Pad values: the image ``pad_val`` (0), every map its rule's
+    ``pad_value``: label and binary maps 255 (ignore), depth 0 and normals
+    the zero vector (both invalid).
 
-    Required keys: ``img``, ``gt_fields`` and the fields it lists.
-    Modified keys: ``img``, ``gt_*``.
+    Required keys: ``img``; the maps listed in ``gt_fields`` / ``aligned_fields``.
+    Modified keys: ``img``, the listed maps.
     Added keys: ``pad_shape``, ``pad_fixed_size``, ``pad_size_divisor``.
 
     Args:
@@ -325,19 +297,12 @@ class MultiTaskPad(BaseTransform):
         d = self.size_divisor
         return int(np.ceil(height / d)) * d, int(np.ceil(width / d)) * d
 
-    @staticmethod
-    def _pad(array: np.ndarray, size_hw: Tuple[int, int], value: float) -> np.ndarray:
-        pad: List[Tuple[int, int]] = [(0, size_hw[0] - array.shape[0]),
-                                      (0, size_hw[1] - array.shape[1])]
-        pad += [(0, 0)] * (array.ndim - 2)
-        return np.pad(array, pad, mode='constant', constant_values=value)
-
     def transform(self, results: dict) -> dict:
         height, width = results['img'].shape[:2]
         size_hw = self._padded_hw(height, width)
-        results['img'] = self._pad(results['img'], size_hw, self.pad_val)
-        for key, spec in iter_gt_fields(results):
-            results[key] = self._pad(results[key], size_hw, spec.pad_value)
+        results['img'] = pad_array(results['img'], size_hw, self.pad_val)
+        for key, rule in iter_aligned_fields(results):
+            results[key] = rule.pad(results[key], size_hw)
         results['pad_shape'] = results['img'].shape[:2]
         results['pad_fixed_size'] = self.size
         results['pad_size_divisor'] = self.size_divisor

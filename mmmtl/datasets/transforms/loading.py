@@ -5,7 +5,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmmtl.registry import TRANSFORMS
-from mmmtl.utils.tasks import check_tasks, get_task_spec
+from mmmtl.tasks import check_tasks, get_task_spec
 
 from ..annotation_readers import READERS, mask_normals_by_labels, read_context_labelmap
 

@@ -10,7 +10,7 @@ from prettytable import PrettyTable
 
 from mmmtl.evaluation.functional import DEFAULT_THRESHOLDS, HIGHER_IS_BETTER, delta_m
 from mmmtl.registry import METRICS
-from mmmtl.utils.tasks import check_tasks, get_task_spec
+from mmmtl.tasks import check_tasks, get_task_spec
 from mmmtl.visualization.prediction_files import save_task_prediction
 
 from .task_evaluators import TASK_EVALUATORS

@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils.tasks import TASK_SPECS
+from mmmtl.tasks import ALIGNED_FIELDS
 
 
 def _target_size(shapes: List[Tuple[int, int]], size: Optional[Tuple[int, int]],
@@ -71,12 +71,11 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
 
     @staticmethod
     def _pad_gt(data_sample: MultiTaskDataSample, pad_h: int, pad_w: int) -> None:
-        for spec in TASK_SPECS.values():
-            if spec.gt_key not in data_sample:
-                continue
-            gt = getattr(data_sample, spec.gt_key).data
-            padded = F.pad(gt, (0, pad_w, 0, pad_h), value=spec.pad_value)
-            setattr(data_sample, spec.gt_key, PixelData(data=padded))
+        """Pad every aligned map of the sample (ground truth, ...) by its rule."""
+        for key, rule in ALIGNED_FIELDS.items():
+            if key in data_sample:
+                padded = rule.pad_tensor(getattr(data_sample, key).data, (pad_h, pad_w))
+                setattr(data_sample, key, PixelData(data=padded))
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Return ``dict(inputs=(B, 3, H, W) float, data_samples=[...])``."""

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmmtl.registry import MODELS
-from mmmtl.utils.tasks import check_tasks
+from mmmtl.tasks import check_tasks
 
 TaskLogits = Dict[str, Tensor]
 AuxLogits = Dict[str, TaskLogits]

@@ -4,7 +4,7 @@ from mmengine.model import ModuleDict
 from torch import Tensor
 
 from mmmtl.registry import MODELS
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 from .base_decoder import AuxLogits, BaseMultiTaskDecoder, TaskLogits
 

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
 from .teacher_cache import cached_teacher_outputs, check_cache_manifest, teacher_identity

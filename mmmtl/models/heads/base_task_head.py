@@ -3,7 +3,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 from mmengine.model import BaseModule
 
-from mmmtl.utils.tasks import IGNORE_INDEX, get_task_spec
+from mmmtl.tasks import IGNORE_INDEX, get_task_spec
 
 from ..losses.task_loss import TaskLoss
 

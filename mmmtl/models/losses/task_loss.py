@@ -38,7 +38,7 @@ from mmseg.models.losses.lovasz_loss import lovasz_hinge
 from torch import Tensor
 
 from mmmtl.registry import MODELS, TASK_UTILS
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.tasks import TASK_KINDS, get_task_spec
 
 from .cs_divergence_loss import CSDivergenceLoss
 from .dist_loss import DISTLoss
@@ -46,20 +46,13 @@ from .kl_divergence_loss import KLDivergenceLoss
 
 LossConfig = Union[dict, Sequence[dict]]
 
-# What each task kind's stacked target is, for error messages.
-TARGET_OF_KIND = dict(
-    label='(N, 1, H, W) int64 class labels, 255 = ignore',
-    binary='(N, 1, H, W) int64 labels in {0, 1}, 255 = ignore',
-    depth='(N, 1, H, W) float depth, 0 = invalid',
-    normal='(N, 3, H, W) float unit normals, the zero vector = invalid')
-LABEL_KINDS = ('label', 'binary')
 
 # Losses that take the stacked target and have no ``task_kinds`` attribute.
 _STACKED_LOSSES: Tuple[Tuple[type, Tuple[str, ...]], ...] = ((SiLogLoss, ('depth', )), )
-# mmseg decode losses that serve only some label kinds.
-_LABEL_MAP_LOSSES: Tuple[Tuple[type, Tuple[str, ...]], ...] = (
-    (CrossEntropyLoss, LABEL_KINDS), (DiceLoss, LABEL_KINDS), (FocalLoss, LABEL_KINDS),
-    (LovaszLoss, LABEL_KINDS), (OhemCrossEntropy, LABEL_KINDS), (TverskyLoss, ('label', )),
+# mmseg decode losses and the task kinds they serve (None: every label-map kind).
+_LABEL_MAP_LOSSES: Tuple[Tuple[type, Optional[Tuple[str, ...]]], ...] = (
+    (CrossEntropyLoss, None), (DiceLoss, None), (FocalLoss, None),
+    (LovaszLoss, None), (OhemCrossEntropy, None), (TverskyLoss, ('label', )),
     (HuasdorffDisstanceLoss, ('label', )), (BoundaryLoss, ('binary', )))
 _KNOWN_LABEL_MAP_LOSSES = tuple(loss_type for loss_type, _ in _LABEL_MAP_LOSSES)
 # mmseg decode losses whose `weight` is not a pixel weight (Dice: per image;
@@ -67,6 +60,11 @@ _KNOWN_LABEL_MAP_LOSSES = tuple(loss_type for loss_type, _ in _LABEL_MAP_LOSSES)
 _NO_PIXEL_WEIGHT = (DiceLoss, LovaszLoss)
 # Losses between two predictions: no task target fits them.
 _NOT_TASK_LOSSES = (KLDivLoss, CSDivergenceLoss, KLDivergenceLoss, DISTLoss)
+
+
+def _target_of(kind: str) -> str:
+    """The stacked target of task kind ``kind`` in words (the name if unknown)."""
+    return TASK_KINDS[kind].target if kind in TASK_KINDS else kind
 
 
 def _reraise(exc: Exception, message: str) -> None:
@@ -126,6 +124,7 @@ class TaskLoss(nn.Module):
         spec = get_task_spec(task)
         self.task = task
         self.kind = spec.kind
+        self.task_kind = spec.task_kind
         self.ignore_index = int(ignore_index)
         configs = [loss_decode] if isinstance(loss_decode, dict) else list(loss_decode or [])
         if not configs or not all(isinstance(cfg, dict) for cfg in configs):
@@ -154,7 +153,7 @@ class TaskLoss(nn.Module):
             _reraise(exc, f'Task {self.task!r}: cannot build the loss {cfg!r}: {exc}')
 
     def _describe(self, loss: nn.Module) -> str:
-        return f'Task {self.task!r} ({TARGET_OF_KIND[self.kind]}) cannot use {type(loss).__name__}'
+        return f'Task {self.task!r} ({self.task_kind.target}) cannot use {type(loss).__name__}'
 
     def _check_fit(self, loss: nn.Module) -> bool:
         """Raise if ``loss`` cannot serve the task; True if it reads label maps."""
@@ -164,7 +163,7 @@ class TaskLoss(nn.Module):
                 raise ValueError(
                     f'{self._describe(loss)}: it is a loss for '
                     f'{" / ".join(declared) or "no task"} targets '
-                    f'({"; ".join(TARGET_OF_KIND.get(k, k) for k in declared)}).')
+                    f'({"; ".join(_target_of(k) for k in declared)}).')
             return False
         if isinstance(loss, _NOT_TASK_LOSSES):
             raise ValueError(f'{self._describe(loss)}: it compares two predictions '
@@ -174,7 +173,7 @@ class TaskLoss(nn.Module):
                 if self.kind not in kinds:
                     raise ValueError(f'{self._describe(loss)}: it is a loss for '
                                      f'{" / ".join(kinds)} targets '
-                                     f'({"; ".join(TARGET_OF_KIND[k] for k in kinds)}).')
+                                     f'({"; ".join(_target_of(k) for k in kinds)}).')
                 return False
         if isinstance(loss, CrossEntropyLoss) and loss.class_weight is not None and \
                 loss.reduction == 'mean' and not loss.use_sigmoid:
@@ -185,15 +184,16 @@ class TaskLoss(nn.Module):
                 'open-mmlab/mmsegmentation#3734). Use MultiTaskCrossEntropyLoss('
                 'class_weight=...), which is CrossEntropyLoss(avg_non_ignore=True) with '
                 'class weights.')
-        kinds = LABEL_KINDS
+        kinds = None
         for loss_type, known_kinds in _LABEL_MAP_LOSSES:
             if isinstance(loss, loss_type):
                 kinds = known_kinds
                 break
+        if kinds is None:
+            kinds = tuple(name for name, kind in TASK_KINDS.items() if kind.label_map)
         if self.kind not in kinds:
-            hint = '' if self.kind in LABEL_KINDS else (
-                f' Use a {self.kind} loss (e.g. '
-                f'{"DepthL1Loss or SiLogLoss" if self.kind == "depth" else "NormalL1Loss"}); '
+            hint = '' if self.task_kind.label_map else (
+                f' Use a {self.kind} loss (e.g. {self.task_kind.loss_hint}); '
                 'a loss of your own that reads this target declares '
                 f"`task_kinds = ('{self.kind}', )` on its class.")
             raise ValueError(
@@ -206,7 +206,7 @@ class TaskLoss(nn.Module):
         if not isinstance(sampler, dict):
             raise TypeError(f'Task {self.task!r}: sampler must be a config dict, got '
                             f'{sampler!r}.')
-        if self.kind not in LABEL_KINDS:
+        if not self.task_kind.label_map:
             raise ValueError(f'Task {self.task!r}: a pixel sampler ({sampler.get("type")}) '
                              f'samples label maps; a {self.kind} task has none.')
         for loss, label_map, (takes_weight, _) in zip(self.losses, self._label_map,
@@ -286,7 +286,7 @@ class TaskLoss(nn.Module):
         except (AssertionError, IndexError, RuntimeError, TypeError, ValueError) as exc:
             given = (f'(N, H, W) int64 class labels (mmseg decode-loss convention), '
                      f'{self.ignore_index} = ignore' if target.dim() == 3 else
-                     TARGET_OF_KIND[self.kind])
+                     self.task_kind.target)
             _reraise(exc, f'Task {self.task!r}: {name} failed on logits {tuple(logits.shape)} '
                      f'and target {tuple(target.shape)}, {given}: {exc}')
 

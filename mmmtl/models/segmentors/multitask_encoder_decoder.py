@@ -2,7 +2,6 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.models.utils import resize
@@ -10,7 +9,7 @@ from torch import Tensor
 
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 from ..decoders.base_decoder import build_decoder, fill_in_channels
 from ..utils import verify_backbone_pretrained
@@ -240,25 +239,16 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
     @staticmethod
     def logits_to_prediction(task: str, logits: Tensor) -> Tensor:
         """(C, H, W) logits of one image -> the task's prediction map."""
-        spec = get_task_spec(task)
-        if spec.kind == 'label':
-            return logits.argmax(dim=0, keepdim=True)
-        if spec.kind == 'binary':
-            if logits.shape[0] == 2:
-                return logits.softmax(dim=0)[1:2]
-            return logits.sigmoid()
-        if spec.kind == 'normal':
-            return F.normalize(logits, dim=0)
-        return logits.clamp(min=0)
+        return get_task_spec(task).task_kind.predict(logits)
 
     def postprocess_result(self, task_logits: TaskLogits,
                            data_samples: Optional[List[MultiTaskDataSample]] = None
                            ) -> List[MultiTaskDataSample]:
         """Crop the padding, resize to ``ori_shape`` and decode every task.
 
-        Depth predicted on a test image resized by ``s`` is multiplied by
-        ``s`` back, the inverse of the training-time convention (resizing by
-        ``s`` divides depth by ``s``).
+        Values that scale with the image (depth) predicted on a test image
+        resized by ``s`` are rescaled by ``1 / s``, the inverse of the
+        training-time convention (resizing by ``s`` divides depth by ``s``).
         """
         batch = next(iter(task_logits.values())).shape[0]
         if data_samples is None:
@@ -267,6 +257,7 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
             meta = sample.metainfo
             left, right, top, bottom = meta.get('padding_size', (0, 0, 0, 0))
             for task, logits in task_logits.items():
+                kind = get_task_spec(task).task_kind
                 single = logits[index:index + 1]
                 height, width = single.shape[2:]
                 single = single[:, :, top:height - bottom, left:width - right]
@@ -274,10 +265,9 @@ class MultiTaskEncoderDecoder(BaseSegmentor):
                 if tuple(single.shape[2:]) != tuple(ori_shape[:2]):
                     single = resize(single, size=ori_shape[:2], mode='bilinear',
                                     align_corners=self.align_corners)
-                    if get_task_spec(task).kind == 'depth':
-                        scale = meta.get('scale_factor', (1., 1.))
-                        single = single * float(sum(scale) / len(scale))
-                prediction = self.logits_to_prediction(task, single[0])
+                    scale = meta.get('scale_factor', (1., 1.))
+                    single = kind.rescale(single, 1 / float(sum(scale) / len(scale)))
+                prediction = kind.predict(single[0])
                 setattr(sample, get_task_spec(task).pred_key, PixelData(data=prediction))
         return data_samples
 

@@ -13,7 +13,7 @@ from mmmtl.models.decoders import ATRCDecoder
 from mmmtl.models.decoders.atrc import guiding_tasks
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = {'nyud': 'configs/mtl/atrc_hrnet18_40k_nyud-425x560.py',

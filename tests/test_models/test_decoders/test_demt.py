@@ -12,7 +12,7 @@ from tool_loader import load_tool
 from mmmtl.models.decoders import DeMTDecoder
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = sorted(

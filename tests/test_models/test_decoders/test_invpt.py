@@ -17,7 +17,7 @@ from tool_loader import load_tool
 from mmmtl.models.layers import CrossScaleSelfAttention
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils.tasks import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 NYUD_CHANNELS = dict(semseg=40, depth=1, normal=3, edge=1)

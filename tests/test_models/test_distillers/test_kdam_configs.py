@@ -16,7 +16,7 @@ from mmengine.structures import PixelData
 
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils import get_task_spec
+from mmmtl.tasks import get_task_spec
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 ABLATIONS = sorted(glob.glob(osp.join(REPO_ROOT, 'configs/kdam/ablations/*.py')))
