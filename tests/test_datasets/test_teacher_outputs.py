@@ -5,8 +5,14 @@ import torch
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
 
-from mmmtl.datasets.transforms import (LoadTeacherOutputs, MultiTaskPad, MultiTaskRandomCrop,
-                                       MultiTaskRandomFlip, MultiTaskResize, PackMultiTaskInputs)
+from mmmtl.datasets.transforms import (
+    LoadTeacherOutputs,
+    MultiTaskPad,
+    MultiTaskRandomCrop,
+    MultiTaskRandomFlip,
+    MultiTaskResize,
+    PackMultiTaskInputs,
+)
 from mmmtl.registry import MODELS
 from mmmtl.utils.teacher_cache import make_manifest, write_entry, write_manifest
 
@@ -100,8 +106,8 @@ def test_packed_and_padded_by_the_data_preprocessor(tracer_cache):
                                              data_samples=packed)]), True)
     padded = data['data_samples'][0]
     assert padded.teacher_normal.data.shape == (3, 32, 32)
-    assert padded.teacher_valid.data[0, :H, :W].all()
-    assert not padded.teacher_valid.data[0, H:].any() and not padded.teacher_valid.data[0, :, W:].any()
+    valid = padded.teacher_valid.data[0]
+    assert valid[:H, :W].all() and not valid[H:].any() and not valid[:, W:].any()
     assert not padded.teacher_normal.data[:, H:].any()
 
 

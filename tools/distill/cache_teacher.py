@@ -34,14 +34,25 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Subset
 
-from mmmtl.models.distillers.kdam_distiller import (build_frozen_teacher, resolve_teacher_ckpt,
-                                                    teacher_model_cfg)
+from mmmtl.models.distillers.kdam_distiller import (
+    build_frozen_teacher,
+    resolve_teacher_ckpt,
+    teacher_model_cfg,
+)
 from mmmtl.models.distillers.teacher_cache import teacher_identity
 from mmmtl.registry import DATASETS
 from mmmtl.utils import init_cpu_distributed, register_all_modules
-from mmmtl.utils.teacher_cache import (DTYPES, TeacherCache, entry_path, make_manifest,
-                                       manifest_differences, read_manifest, stored_size,
-                                       write_entry, write_manifest)
+from mmmtl.utils.teacher_cache import (
+    DTYPES,
+    TeacherCache,
+    entry_path,
+    make_manifest,
+    manifest_differences,
+    read_manifest,
+    stored_size,
+    write_entry,
+    write_manifest,
+)
 
 # Seed of the weights of an untrained teacher (tests, benchmarks); recorded in the
 # manifest so that tools/distill/check_teacher_cache.py can rebuild the same teacher.
@@ -188,9 +199,8 @@ def main() -> None:
     ids = list(samples)
     mine = [index for index in range(rank, len(ids), world_size)
             if not osp.isfile(entry_path(args.out, ids[index]))]
-    print_log(f'cache_teacher: rank {rank}/{world_size}: {len(mine)} images to write, '
-              f'{len(range(rank, len(ids), world_size)) - len(mine)} already cached.',
-              logger='current')
+    print(f'cache_teacher: rank {rank}/{world_size}: {len(mine)} images to write, '
+          f'{len(range(rank, len(ids), world_size)) - len(mine)} already cached.', flush=True)
     loader = DataLoader(Subset(dataset, mine), batch_size=1, num_workers=args.num_workers,
                         collate_fn=pseudo_collate)
     progress = ProgressBar(len(mine)) if rank == 0 and mine else None

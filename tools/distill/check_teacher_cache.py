@@ -29,7 +29,8 @@ from mmengine.runner.utils import set_random_seed
 from mmmtl.models.distillers.kdam_distiller import build_frozen_teacher, resolve_teacher_ckpt
 from mmmtl.models.distillers.teacher_cache import cached_teacher_outputs
 from mmmtl.registry import MODELS
-from mmmtl.utils import get_task_spec, register_all_modules
+from mmmtl.tasks import get_task_spec
+from mmmtl.utils import register_all_modules
 from mmmtl.utils.teacher_cache import read_manifest
 
 COLUMNS = ('CS', 'KL', 'agree', 'rel_err')

@@ -15,9 +15,9 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import get_task_spec
 
 from ..losses.distill_utils import valid_mask_from_gt
-from .teacher_cache import cached_teacher_outputs, check_cache_manifest, teacher_identity
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
 from ..utils import state_dict_problems
+from .teacher_cache import cached_teacher_outputs, check_cache_manifest, teacher_identity
 
 # Data-preprocessor settings that must agree between the teacher's training
 # config and the distiller: both networks see the same normalised batch.

@@ -6,8 +6,14 @@ import torch
 from torch import Tensor
 
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.utils.teacher_cache import (FIELD_PREFIX, VALID_KEY, config_sha256,
-                                       manifest_differences, read_manifest, sha256_file)
+from mmmtl.utils.teacher_cache import (
+    FIELD_PREFIX,
+    VALID_KEY,
+    config_sha256,
+    manifest_differences,
+    read_manifest,
+    sha256_file,
+)
 
 
 def teacher_identity(config_name: str, model_cfg: dict,

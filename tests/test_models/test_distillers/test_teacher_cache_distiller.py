@@ -8,12 +8,11 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import save_checkpoint
+from test_kdam_distiller import PIPELINE, TASKS, distiller_cfg, tiny_segmentor
 from tool_loader import load_tool
 
 from mmmtl.models.distillers.teacher_cache import check_cache_dataset
 from mmmtl.registry import DATASETS, MODELS
-
-from test_kdam_distiller import PIPELINE, TASKS, distiller_cfg, tiny_segmentor
 
 TEACHER = tiny_segmentor(16)
 
