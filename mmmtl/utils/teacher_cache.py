@@ -27,11 +27,17 @@ ENTRIES_DIR = 'entries'
 FORMAT = 'mmmtl-teacher-cache'
 FORMAT_VERSION = 1
 DTYPES = ('float16', 'float32')
-# Fields of a sample (pipeline results and data sample), see LoadTeacherOutputs:
-# ``teacher_<output>`` per cached output (``<output>`` a task or ``<aux name>.<task>``)
-# and the mask of pixels the cache covers (0 on padding).
-FIELD_PREFIX = 'teacher_'
+# Keys of a sample (pipeline results and data sample), see LoadTeacherOutputs: the
+# stored outputs (meta), where each pixel samples them and where they are valid
+# (aligned fields).
+OUTPUTS_KEY = 'teacher_outputs'
+GRID_KEY = 'teacher_grid'
 VALID_KEY = 'teacher_valid'
+
+
+def unit_key(kind: str) -> str:
+    """Aligned field of the value-rule factors of a task kind (see LoadTeacherOutputs)."""
+    return f'teacher_unit_{kind}'
 
 
 def sha256_file(path: str, chunk_bytes: int = 1 << 24) -> str:
@@ -175,11 +181,11 @@ class TeacherCache:
         """Sample ids of the manifest without an entry."""
         return [sid for sid in self.samples if not osp.isfile(self.entry_path(sid))]
 
-    def read(self, sample_id: str, img_path: Optional[str] = None) -> Dict[str, np.ndarray]:
-        """``{output name: (h, w, C) memory-mapped array}`` of one image.
+    def read_array(self, sample_id: str, img_path: Optional[str] = None) -> np.ndarray:
+        """The (h, w, C) memory-mapped entry of one image.
 
         A sample that is not in the cache, a missing or unreadable entry or
-        one of the wrong shape raises an error naming the image.
+        one of the wrong channels or dtype raises an error naming the image.
         """
         what = f'image {img_path or sample_id!r} (sample {sample_id!r})'
         if sample_id not in self.samples:
@@ -200,6 +206,11 @@ class TeacherCache:
             raise ValueError(f'teacher cache: entry {path} of {what} has shape {array.shape} '
                              f'and dtype {array.dtype}; the manifest says (h, w, '
                              f'{self.num_channels}) {self.dtype}.')
+        return array
+
+    def read(self, sample_id: str, img_path: Optional[str] = None) -> Dict[str, np.ndarray]:
+        """``{output name: (h, w, C) memory-mapped array}`` of one image."""
+        array = self.read_array(sample_id, img_path)
         return {name: array[..., channels] for name, channels in self.slices.items()}
 
 

@@ -24,7 +24,7 @@ from mmengine.config import Config, DictAction
 
 from mmmtl.registry import DATASETS
 from mmmtl.utils import register_all_modules
-from mmmtl.utils.teacher_cache import FIELD_PREFIX, VALID_KEY
+from mmmtl.utils.teacher_cache import OUTPUTS_KEY
 
 
 def parse_args() -> argparse.Namespace:
@@ -60,10 +60,8 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
     median = {name: statistics.median(values) for name, values in times.items()}
     sample = datasets['cached'][0]['data_samples']
-    channels = sum(getattr(sample, key).data.shape[0] for key in sample.keys()
-                   if key.startswith(FIELD_PREFIX) and key != VALID_KEY)
-    print(f'{args.config}: {args.samples} samples, crop {tuple(sample.img_shape)}, '
-          f'{channels} cached channels')
+    print(f'{args.config}: {args.samples} samples, crop {tuple(sample.img_shape)}, stored '
+          f'outputs {tuple(sample.metainfo[OUTPUTS_KEY].shape)}')
     for name, value in median.items():
         print(f'{name:<8} {value * 1e3:8.1f} ms per sample (median)')
     print(f'overhead of LoadTeacherOutputs: {100 * (median["cached"] / median["plain"] - 1):.1f}%')

@@ -29,8 +29,9 @@ and the peak tensor memory of each distillation loss as a multiple of its
 logits tensor. Results and targets: tools/benchmarks/README.md.
 
 With ``--cached`` the distiller reads the teacher's outputs from the batch, as
-with ``model.teacher_cache`` (random outputs of the right shapes, a manifest
-made for the run in a temporary folder): the teacher is neither built nor
+with ``model.teacher_cache`` (random float16 outputs of the right channels at
+a quarter of the image size with their sampling grid, a manifest made for the
+run in a temporary folder): the teacher is neither built nor
 run, and the ratio printed is ``kd_step / student_step``. Compare its
 ``kd_step`` with an online run's for the speed-up, and the ``rss`` line
 (the process's resident memory at the end) for the teacher's memory.
@@ -67,6 +68,7 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
+from mmmtl.datasets.transforms.teacher_outputs import identity_grid
 from mmmtl.models.distillers.kdam_distiller import resolve_teacher_ckpt, teacher_model_cfg
 from mmmtl.models.distillers.teacher_cache import cached_teacher_outputs, teacher_identity
 from mmmtl.models.losses.distill_utils import release_scratch_tensors
@@ -75,9 +77,17 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import get_task_spec
 from mmmtl.utils import register_all_modules
 from mmmtl.utils.memory import peak_tensor_memory
-from mmmtl.utils.teacher_cache import FIELD_PREFIX, VALID_KEY, make_manifest, write_manifest
+from mmmtl.utils.teacher_cache import (
+    GRID_KEY,
+    OUTPUTS_KEY,
+    VALID_KEY,
+    make_manifest,
+    stored_size,
+    write_manifest,
+)
 
 PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
+CACHE_SCALE = 0.25  # --cached: outputs stored at this fraction of the image size
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
 clock = CLOCKS['wall']
 
@@ -226,21 +236,24 @@ def cache_for_run(cfg: Config, cache_dir: str) -> Dict[str, int]:
         teacher=teacher_identity(str(model.teacher_cfg), teacher_model_cfg(model.teacher_cfg),
                                  ckpt),
         dataset_type='none', data_root=cache_dir, split='none', samples={}, tasks=tasks,
-        outputs=[(task, channels[task]) for task in tasks], scale=1.0, dtype='float32',
+        outputs=[(task, channels[task]) for task in tasks], scale=CACHE_SCALE, dtype='float16',
         view={})
     manifest['complete'] = True
     write_manifest(cache_dir, manifest)
     return {task: channels[task] for task in tasks}
 
 
-def add_teacher_outputs(batch: dict, channels: Dict[str, int]) -> None:
-    """Random cached teacher outputs in every data sample, as LoadTeacherOutputs adds them."""
+def add_teacher_outputs(batch: dict, channels: Dict[str, int], scale: float) -> None:
+    """Random cached teacher outputs in every data sample, stored at ``scale``, with
+    the sampling grid and mask LoadTeacherOutputs adds."""
     gen = torch.Generator().manual_seed(1)
     for sample, image in zip(batch['data_samples'], batch['inputs']):
         height, width = image.shape[1:]
-        for task, num in channels.items():
-            setattr(sample, FIELD_PREFIX + task,
-                    PixelData(data=torch.randn(num, height, width, generator=gen)))
+        stored = stored_size(height, width, scale)
+        sample.set_metainfo({OUTPUTS_KEY: torch.randn(
+            sum(channels.values()), *stored, generator=gen).half()})
+        setattr(sample, GRID_KEY, PixelData(data=torch.from_numpy(
+            identity_grid(height, width).transpose(2, 0, 1).copy())))
         setattr(sample, VALID_KEY, PixelData(data=torch.ones(1, height, width, dtype=torch.uint8)))
 
 
@@ -332,14 +345,14 @@ def main() -> None:
     optim_wrapper = build_optim_wrapper(distiller, cfg.optim_wrapper)
     batch = synthetic_batch(distiller.student, args.batch, shape)
     if args.cached:
-        add_teacher_outputs(batch, cached_channels)
+        add_teacher_outputs(batch, cached_channels, CACHE_SCALE)
         shutil.rmtree(cache_dir)
     data = distiller.data_preprocessor(batch, True)
     inputs, samples = data['inputs'], data['data_samples']
 
     def teacher_logits() -> Dict[str, torch.Tensor]:
         if args.cached:
-            return cached_teacher_outputs(samples, device)[0]
+            return cached_teacher_outputs(samples, distiller._cache_slices, device)[0]
         return distiller.teacher_logits(inputs)
 
     def student_step() -> None:

@@ -31,7 +31,7 @@ from mmmtl.models.distillers.teacher_cache import cached_teacher_outputs
 from mmmtl.registry import MODELS
 from mmmtl.tasks import get_task_spec
 from mmmtl.utils import register_all_modules
-from mmmtl.utils.teacher_cache import read_manifest
+from mmmtl.utils.teacher_cache import TeacherCache
 
 COLUMNS = ('CS', 'KL', 'agree', 'rel_err')
 
@@ -84,7 +84,8 @@ def main() -> None:
     model_cfg = cfg.model
     if not model_cfg.get('teacher_cache'):
         raise ValueError(f'check_teacher_cache: {args.config} has no model.teacher_cache.')
-    manifest = read_manifest(model_cfg.teacher_cache)
+    cache = TeacherCache(model_cfg.teacher_cache)
+    manifest = cache.manifest
     # An untrained teacher is reproduced from the seed its cache was written with.
     torch.manual_seed(manifest['teacher'].get('untrained_seed') or 0)
     teacher = build_frozen_teacher(model_cfg.teacher_cfg,
@@ -107,19 +108,22 @@ def main() -> None:
         loader_cfg['batch_size'] = args.batch_size
     loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
     stats: Dict[str, Dict[str, List[float]]] = {t: defaultdict(list) for t in losses}
-    for index, batch in enumerate(loader):
-        if index == args.batches:
+    batches = 0
+    for batch in loader:
+        if batches == args.batches:
             break
+        batches += 1
         data = preprocessor(batch, True)
         with torch.no_grad():
             online = teacher.forward_tasks(data['inputs'])
-            cached, _, valid = cached_teacher_outputs(data['data_samples'], data['inputs'].device)
+            cached, _, valid = cached_teacher_outputs(data['data_samples'], cache.slices,
+                                                      data['inputs'].device)
             for task, task_losses in losses.items():
                 for name, value in task_statistics(task, cached[task], online[task], valid,
                                                    task_losses).items():
                     stats[task][name].append(value)
     print(f'{args.config}: cache {model_cfg.teacher_cache} (scale {manifest["scale"]}, '
-          f'{manifest["dtype"]}), {min(index, args.batches)} batches of '
+          f'{manifest["dtype"]}), {batches} batches of '
           f'{loader_cfg["batch_size"]}, pixels the cache covers')
     print(format_table(stats))
 

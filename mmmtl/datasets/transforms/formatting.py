@@ -9,10 +9,11 @@ from mmengine.structures import PixelData
 from mmmtl.registry import TRANSFORMS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import iter_aligned_fields
+from mmmtl.utils.teacher_cache import OUTPUTS_KEY
 
 DEFAULT_META_KEYS = ('img_path', 'sample_id', 'ori_shape', 'img_shape', 'pad_shape',
                      'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
-                     'tasks')
+                     'tasks', OUTPUTS_KEY)
 
 
 @TRANSFORMS.register_module()

@@ -206,11 +206,11 @@ class KDAMDistiller(BaseModel):
                 raise FileNotFoundError(
                     f'KDAMDistiller: teacher_ckpt {ckpt!r} is not a file; with a teacher_cache '
                     'it is not loaded but its hash is checked against the cache manifest.')
-            check_cache_manifest(
+            self._cache_slices = check_cache_manifest(
                 teacher_cache,
                 teacher_identity(str(teacher_cfg) if isinstance(teacher_cfg, (str, os.PathLike))
                                  else 'a config dict', teacher_model_config, ckpt),
-                self.student.task_channels, list(self.distill_losses))
+                self.student.task_channels, list(self.distill_losses)).slices
 
     # ------------------------------------------------------------ building
     @staticmethod
@@ -346,7 +346,7 @@ class KDAMDistiller(BaseModel):
             teacher_valid = None
         else:
             teacher_logits, teacher_aux, teacher_valid = cached_teacher_outputs(
-                data_samples, inputs.device)
+                data_samples, self._cache_slices, inputs.device)
         student_logits, student_aux = self.student.forward_tasks_with_aux(inputs)
         losses = {
             name: self.alpha * value if name.startswith('loss') and self.alpha != 1 else value
