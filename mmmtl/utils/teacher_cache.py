@@ -208,11 +208,6 @@ class TeacherCache:
                              f'{self.num_channels}) {self.dtype}.')
         return array
 
-    def read(self, sample_id: str, img_path: Optional[str] = None) -> Dict[str, np.ndarray]:
-        """``{output name: (h, w, C) memory-mapped array}`` of one image."""
-        array = self.read_array(sample_id, img_path)
-        return {name: array[..., channels] for name, channels in self.slices.items()}
-
 
 def entry_path(root: str, sample_id: str) -> str:
     return osp.join(root, ENTRIES_DIR, f'{sample_id}.npy')

@@ -25,12 +25,12 @@ def test_round_trip_memory_mapped(tmp_path):
     depth = np.arange(15, dtype=np.float32).reshape(3, 5, 1)
     tc.write_entry(str(tmp_path), 'a', [semseg, depth], 'float16')
     cache = tc.TeacherCache(str(tmp_path))
-    read = cache.read('a')
-    assert set(read) == {'semseg', 'depth'}
-    assert isinstance(read['semseg'], np.memmap)  # memory-mapped, not decoded
-    assert read['semseg'].dtype == np.float16 and read['semseg'].shape == (3, 5, 4)
-    np.testing.assert_array_equal(read['semseg'], semseg.astype(np.float16))
-    np.testing.assert_array_equal(read['depth'], depth)
+    array = cache.read_array('a')
+    assert isinstance(array, np.memmap)  # memory-mapped, not decoded
+    assert array.dtype == np.float16 and array.shape == (3, 5, 5)
+    assert cache.slices == dict(semseg=slice(0, 4), depth=slice(4, 5))
+    np.testing.assert_array_equal(array[..., cache.slices['semseg']], semseg.astype(np.float16))
+    np.testing.assert_array_equal(array[..., cache.slices['depth']], depth)
     assert cache.missing() == ['b']
     assert not [n for n in os.listdir(tmp_path / 'entries') if 'partial' in n]
 
@@ -56,21 +56,21 @@ def test_a_crash_while_writing_leaves_no_entry(tmp_path, monkeypatch):
     assert not os.path.exists(tc.entry_path(str(tmp_path), 'a'))
     assert tc.TeacherCache(str(tmp_path)).missing() == ['a', 'b']
     with pytest.raises(FileNotFoundError, match="image 'images/a.png'"):
-        tc.TeacherCache(str(tmp_path)).read('a', 'images/a.png')
+        tc.TeacherCache(str(tmp_path)).read_array('a', 'images/a.png')
 
 
 def test_read_errors_name_the_image(tmp_path):
     tc.write_manifest(str(tmp_path), manifest())
     cache = tc.TeacherCache(str(tmp_path))
     with pytest.raises(KeyError, match="'c.png'.*split 'train'"):
-        cache.read('c', 'c.png')
+        cache.read_array('c', 'c.png')
     os.makedirs(tmp_path / 'entries')
     (tmp_path / 'entries' / 'a.npy').write_bytes(b'not an array')
     with pytest.raises(ValueError, match="a.npy of image 'a.png'.*unreadable"):
-        cache.read('a', 'a.png')
+        cache.read_array('a', 'a.png')
     np.save(tmp_path / 'entries' / 'b.npy', np.zeros((3, 5, 4), np.float16))
     with pytest.raises(ValueError, match=r"image 'b.png'.*\(3, 5, 4\).*\(h, w, 5\)"):
-        cache.read('b', 'b.png')
+        cache.read_array('b', 'b.png')
 
 
 def test_manifest_differences_name_the_key():
