@@ -145,10 +145,11 @@ class KDAMDistiller(BaseModel):
             ``teacher_ckpt`` is None or does not exist (tests, benchmarks).
         teacher_cache: Directory of the teacher's outputs on the training
             split, written by ``tools/distill/cache_teacher.py``. The teacher
-            is then neither built nor loaded: its outputs come from the data
-            samples (``teacher_outputs``, see ``LoadTeacherOutputs``), and the
-            cache's manifest must match ``teacher_cfg``, ``teacher_ckpt``, the
-            distilled tasks and the student's channels.
+            is then neither built nor loaded: its outputs come with the data
+            samples (``LoadTeacherOutputs`` in the training pipeline), padded
+            pixels are left out of the distillation losses, and the cache's
+            manifest must match ``teacher_cfg``, the hash of ``teacher_ckpt``,
+            the distilled tasks and the student's channels.
         data_preprocessor: Defaults to the student's.
         init_cfg: Initialisation config of the distiller.
     """
