@@ -49,6 +49,7 @@ from mmmtl.evaluation.functional import delta_m  # noqa: E402
 TEACHER_CFG = 'configs/synthetic/mtl_teacher_synthetic_nyud.py'
 STUDENT_CFG = 'configs/synthetic/mtl_student_synthetic_nyud.py'
 KDAM_CFG = 'configs/synthetic/kdam_student_synthetic_nyud.py'
+KDAM_CACHED_CFG = 'configs/synthetic/kdam_student_synthetic_nyud_cached.py'
 TASKS = ('semseg', 'depth', 'normal', 'edge')
 # metric key -> (column title, higher is better)
 COLUMNS = {
@@ -71,6 +72,7 @@ class Method:
     options: List[str] = field(default_factory=list)
     family: Optional[str] = None  # sweep family ('kd' / 'kdam') or None
     distilled: bool = False
+    cached: bool = False  # distils from the teacher cache of its seed's teacher
 
 
 def _losses(loss_type: str, **args) -> List[str]:
@@ -102,6 +104,8 @@ def build_methods(kd_taus: Sequence[float], kdam_taus: Sequence[float],
                _losses('CSDivergenceLoss', tau=1.0, inter_weight=0.0), None, True),
         Method('kdam', 'KDAM inter+intra (τ=1)', KDAM_CFG, _losses('CSDivergenceLoss', tau=1.0),
                'kdam', True),
+        Method('kdam_cached', 'KDAM from a teacher cache (τ=1)', KDAM_CACHED_CFG,
+               _losses('CSDivergenceLoss', tau=1.0), None, True, cached=True),
     ]
     for tau in kd_taus:
         if tau != 3.0:
@@ -342,6 +346,10 @@ class Study:
         options = self.common_options(seed, iters) + list(method.options)
         if method.distilled:
             options.append(f'model.teacher_ckpt={self.run_dir("teacher", seed)}')
+        if method.cached:  # the LoadTeacherOutputs transform is the pipeline's third
+            cache = osp.join(self.out, 'runs', f'seed{seed}', 'teacher_cache')
+            options += [f'model.teacher_cache={cache}',
+                        f'train_dataloader.dataset.pipeline.2.cache_dir={cache}']
         if osp.isfile(result_file):
             with open(result_file) as handle:
                 result = json.load(handle)
@@ -351,6 +359,10 @@ class Study:
                                    'another --out or the same arguments.')
             return result
         start = time.time()
+        if method.cached:  # resumes: a cache finished for another run is reused
+            self._run([sys.executable, 'tools/distill/cache_teacher.py', method.config,
+                       '--num-workers', '0', '--cfg-options', *options],
+                      osp.join(work_dir, 'cache_teacher.log'))
         self._run([sys.executable, 'tools/train.py', method.config, '--work-dir', work_dir,
                    '--cfg-options', *options], osp.join(work_dir, 'train_stdout.log'))
         with open(osp.join(work_dir, 'last_checkpoint')) as handle:

@@ -8,9 +8,10 @@ from .geometric import (
 )
 from .loading import LoadMultiTaskAnnotations
 from .photometric import MultiTaskPhotoMetricDistortion
+from .teacher_outputs import LoadTeacherOutputs
 
 __all__ = [
     'PackMultiTaskInputs', 'MultiTaskPad', 'MultiTaskRandomCrop', 'MultiTaskRandomFlip',
     'MultiTaskRandomResize', 'MultiTaskResize', 'LoadMultiTaskAnnotations',
-    'MultiTaskPhotoMetricDistortion'
+    'MultiTaskPhotoMetricDistortion', 'LoadTeacherOutputs'
 ]

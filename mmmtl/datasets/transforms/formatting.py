@@ -9,10 +9,11 @@ from mmengine.structures import PixelData
 from mmmtl.registry import TRANSFORMS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import iter_aligned_fields
+from mmmtl.utils.teacher_cache import OUTPUTS_KEY
 
 DEFAULT_META_KEYS = ('img_path', 'sample_id', 'ori_shape', 'img_shape', 'pad_shape',
                      'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
-                     'tasks')
+                     'tasks', OUTPUTS_KEY)
 
 
 @TRANSFORMS.register_module()
@@ -26,6 +27,8 @@ class PackMultiTaskInputs(BaseTransform):
       tensor of its rule's dtype: label and binary maps (1, H, W) int64 (255
       ignore), depth (1, H, W) float32 (0 invalid), normals (3, H, W)
       float32 (zero vector invalid).
+    - meta ``teacher_outputs``: an image's stored teacher outputs, when
+      ``LoadTeacherOutputs`` loaded them.
 
     Meta keys missing from ``results`` get neutral defaults (no flip, unit
     scale factor, ``pad_shape = img_shape``) so that every sample carries the

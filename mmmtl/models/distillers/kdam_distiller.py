@@ -17,6 +17,7 @@ from mmmtl.utils.checkpoint import find_resumable_checkpoint, read_checkpoint
 from ..losses.distill_utils import valid_mask_from_gt
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
 from ..utils import state_dict_problems
+from .teacher_cache import cached_teacher_outputs, check_cache_manifest, teacher_identity
 
 # Data-preprocessor settings that must agree between the teacher's training
 # config and the distiller: both networks see the same normalised batch.
@@ -109,6 +110,28 @@ def student_data_preprocessor(student: dict, data_preprocessor: Optional[dict]
     return data_preprocessor
 
 
+def build_frozen_teacher(teacher_cfg: Union[str, dict, Config], teacher_ckpt: Optional[str],
+                         allow_untrained: bool = False) -> nn.Module:
+    """The teacher of ``teacher_cfg`` with ``teacher_ckpt`` loaded, frozen and in eval mode.
+
+    Arguments as :class:`KDAMDistiller`'s.
+    """
+    # The teacher never trains, so SyncBN would only need a process group.
+    teacher = revert_sync_batchnorm(MODELS.build(teacher_model_cfg(teacher_cfg)))
+    KDAMDistiller._load_teacher(
+        teacher, teacher_ckpt, allow_untrained,
+        teacher_cfg if isinstance(teacher_cfg, (str, os.PathLike)) else None)
+    teacher.requires_grad_(False)
+    return teacher.eval()
+
+
+def resolve_teacher_ckpt(teacher_ckpt: Optional[str]) -> Optional[str]:
+    """The checkpoint file of ``teacher_ckpt`` (a work dir names it in last_checkpoint)."""
+    if teacher_ckpt is not None and osp.isdir(teacher_ckpt):
+        return _last_checkpoint(teacher_ckpt)
+    return teacher_ckpt
+
+
 def _for_task(task: str, fn, *args):
     """``fn(*args)``; a ValueError names the distilled ``task``."""
     try:
@@ -161,6 +184,13 @@ class KDAMDistiller(BaseModel):
             (:meth:`check_teacher_channels`).
         allow_untrained_teacher: Use a randomly initialised teacher when
             ``teacher_ckpt`` is None or does not exist (tests, benchmarks).
+        teacher_cache: Directory of the teacher's outputs on the training
+            split, written by ``tools/distill/cache_teacher.py``. The teacher
+            is then neither built nor loaded: its outputs come with the data
+            samples (``LoadTeacherOutputs`` in the training pipeline), padded
+            pixels are left out of the distillation losses, and the cache's
+            manifest must match ``teacher_cfg``, the hash of ``teacher_ckpt``,
+            the distilled tasks and the student's channels.
         data_preprocessor: Defaults to the student's; giving both with
             different settings is an error.
         init_cfg: Initialisation config of the distiller.
@@ -176,6 +206,7 @@ class KDAMDistiller(BaseModel):
                  distill_task_weights: Optional[Dict[str, float]] = None,
                  distill_aux: bool = False,
                  allow_untrained_teacher: bool = False,
+                 teacher_cache: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         data_preprocessor = student_data_preprocessor(student, data_preprocessor)
@@ -183,14 +214,13 @@ class KDAMDistiller(BaseModel):
         self.student = MODELS.build(student)
         teacher_model_config = teacher_model_cfg(teacher_cfg)
         self._check_preprocessing(data_preprocessor, teacher_model_config)
-        # The teacher never trains, so SyncBN would only need a process group.
-        teacher_model = revert_sync_batchnorm(MODELS.build(teacher_model_config))
-        self._check_tasks(teacher_model)
         self.teacher_ckpt = teacher_ckpt
-        self._load_teacher(teacher_model, teacher_ckpt, allow_untrained_teacher,
-                           teacher_cfg if isinstance(teacher_cfg, (str, os.PathLike)) else None)
-        teacher_model.requires_grad_(False)
-        teacher_model.eval()
+        self.teacher_cache = teacher_cache
+        teacher_model = None
+        if teacher_cache is None:
+            teacher_model = build_frozen_teacher(teacher_cfg, teacher_ckpt,
+                                                 allow_untrained_teacher)
+            self._check_tasks(teacher_model)
         # Outside the module tree on purpose (see the class docstring).
         object.__setattr__(self, '_teacher', teacher_model)
 
@@ -218,8 +248,20 @@ class KDAMDistiller(BaseModel):
         self.distill_task_weights = {
             task: float(distill_task_weights.get(task, 1.0)) for task in self.distill_losses
         }
-        self.check_teacher_channels(teacher_model.task_channels)
         self._skipped_aux: set = set()  # (aux name, task) pairs already logged
+        if teacher_model is not None:
+            self.check_teacher_channels(teacher_model.task_channels)
+        else:  # the manifest holds the teacher's tasks and channels
+            ckpt = resolve_teacher_ckpt(teacher_ckpt)
+            if not allow_untrained_teacher and (ckpt is None or not osp.isfile(ckpt)):
+                raise FileNotFoundError(
+                    f'KDAMDistiller: teacher_ckpt {ckpt!r} is not a file; with a teacher_cache '
+                    'it is not loaded but its hash is checked against the cache manifest.')
+            self._cache_slices = check_cache_manifest(
+                teacher_cache,
+                teacher_identity(str(teacher_cfg) if isinstance(teacher_cfg, (str, os.PathLike))
+                                 else 'a config dict', teacher_model_config, ckpt),
+                self.student.task_channels, list(self.distill_losses)).slices
 
     # ------------------------------------------------------------ building
     @staticmethod
@@ -274,8 +316,7 @@ class KDAMDistiller(BaseModel):
     @staticmethod
     def _load_teacher(teacher: nn.Module, ckpt: Optional[str], allow_untrained: bool,
                       teacher_cfg: Optional[str]) -> None:
-        if ckpt is not None and osp.isdir(ckpt):
-            ckpt = _last_checkpoint(ckpt)
+        ckpt = resolve_teacher_ckpt(ckpt)
         is_local = ckpt is not None and '://' not in ckpt
         if ckpt is None or (is_local and not osp.isfile(ckpt)):
             if allow_untrained:
@@ -310,20 +351,23 @@ class KDAMDistiller(BaseModel):
 
     # ------------------------------------------------------------ teacher
     @property
-    def teacher(self) -> nn.Module:
-        """The frozen teacher (not a submodule: not in parameters / state_dict)."""
+    def teacher(self) -> Optional[nn.Module]:
+        """The frozen teacher (not a submodule: not in parameters / state_dict);
+        None with a ``teacher_cache``."""
         return self._teacher
 
     def _apply(self, fn, recurse: bool = True):
         """Move / cast the teacher with the distiller (``to``, ``cuda``, ``half``...)."""
         super()._apply(fn, recurse)
-        self._teacher._apply(fn)
+        if self._teacher is not None:
+            self._teacher._apply(fn)
         return self
 
     def train(self, mode: bool = True) -> 'KDAMDistiller':
         """Set the student's mode; the teacher always stays in eval mode."""
         super().train(mode)
-        self._teacher.eval()
+        if self._teacher is not None:
+            self._teacher.eval()
         return self
 
     # ------------------------------------------------------------ forward
@@ -348,6 +392,9 @@ class KDAMDistiller(BaseModel):
                         ) -> Tuple[Dict[str, Tensor], Dict[str, Dict[str, Tensor]]]:
         """The teacher's final logits and, when ``with_aux``, its auxiliary
         outputs ``{aux name: {task: logits}}`` (else ``{}``), without grad."""
+        if self._teacher is None:
+            raise RuntimeError(f'KDAMDistiller: the teacher is not built: its outputs come '
+                               f'from the teacher cache {self.teacher_cache!r}.')
         with torch.no_grad():
             if with_aux and hasattr(self._teacher, 'forward_tasks_with_aux'):
                 return self._teacher.forward_tasks_with_aux(inputs)
@@ -364,7 +411,12 @@ class KDAMDistiller(BaseModel):
             inputs: (N, 3, H, W) preprocessed images.
             data_samples: Samples holding the ``gt_*`` maps of every task.
         """
-        teacher_logits, teacher_aux = self.teacher_outputs(inputs, with_aux=self.distill_aux)
+        if self.teacher_cache is None:
+            teacher_logits, teacher_aux = self.teacher_outputs(inputs, with_aux=self.distill_aux)
+            teacher_valid = None
+        else:
+            teacher_logits, teacher_aux, teacher_valid = cached_teacher_outputs(
+                data_samples, self._cache_slices, inputs.device)
         student_logits, student_aux = self.student.forward_tasks_with_aux(inputs)
         losses = {
             name: self.alpha * value if name.startswith('loss') and self.alpha != 1 else value
@@ -375,6 +427,9 @@ class KDAMDistiller(BaseModel):
             task: self._valid_mask(task, data_samples, student_logits[task].device)
             for task, distill_loss in self.distill_losses.items() if distill_loss.ignore_invalid
         }
+        if teacher_valid is not None:  # cached maps are not defined on padding
+            valid_masks = {task: valid_masks[task] & teacher_valid if task in valid_masks
+                           else teacher_valid for task in self.distill_losses}
         pairs = [('', student_logits, teacher_logits)]
         if self.distill_aux:
             # An auxiliary output is matched with the teacher's output of the same
@@ -427,6 +482,8 @@ class KDAMDistiller(BaseModel):
         return self.student.predict(inputs, data_samples)
 
     def extra_repr(self) -> str:
-        return (f'teacher={type(self._teacher).__name__} (frozen, not a submodule, '
-                f'ckpt={self.teacher_ckpt!r}), alpha={self.alpha}, beta={self.beta}, '
+        teacher = (f'teacher outputs from the cache {self.teacher_cache!r}'
+                   if self._teacher is None else f'teacher={type(self._teacher).__name__} '
+                   f'(frozen, not a submodule, ckpt={self.teacher_ckpt!r})')
+        return (f'{teacher}, alpha={self.alpha}, beta={self.beta}, '
                 f'distill_task_weights={self.distill_task_weights}')
