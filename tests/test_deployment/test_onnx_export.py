@@ -17,8 +17,14 @@ from mmmtl.models.layers import ChannelDeformConv2d, WindowOffsetPredictor
 from mmmtl.tasks import get_task_spec
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Configs whose export must stop with a clear error, and the op it names: timm's ViT
+# resamples its position embedding with antialiased bicubic interpolation when traced.
+NOT_EXPORTABLE = {
+    'configs/synthetic/invpt_tiny_released_synthetic_nyud.py': 'aten::_upsample_bicubic2d_aa'
+}
 SYNTHETIC_CONFIGS = sorted(
-    osp.relpath(path, REPO) for path in glob.glob(osp.join(REPO, 'configs/synthetic/*.py')))
+    osp.relpath(path, REPO) for path in glob.glob(osp.join(REPO, 'configs/synthetic/*.py'))
+    if osp.relpath(path, REPO) not in NOT_EXPORTABLE)
 # One real model of each backbone family (the synthetic configs are Swin too), and
 # DeMT at its real width (256 channels through the deformable mixers).
 FAMILY_CONFIGS = ['configs/mtl/mtl_hrnet18_40k_nyud-425x560.py',
@@ -48,6 +54,15 @@ def seeded_model(config: str):
 def test_synthetic_configs_are_all_covered():
     assert len(SYNTHETIC_CONFIGS) >= 6
     assert 'configs/synthetic/demt_student_synthetic_nyud.py' in SYNTHETIC_CONFIGS
+
+
+@pytest.mark.parametrize('config,op', sorted(NOT_EXPORTABLE.items()))
+def test_unexportable_op_is_a_clear_error(config, op, tmp_path):
+    out = tmp_path / 'model.onnx'
+    with pytest.raises(ONNXExportError, match=f"operator '{op}' has no ONNX conversion; it is "
+                       r'used in: model\.backbone'):
+        export_onnx(seeded_model(config), str(out), SHAPE, batch_size=BATCH)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize('config', SYNTHETIC_CONFIGS + FAMILY_CONFIGS)

@@ -133,40 +133,40 @@ def test_a_new_kind_is_one_class_and_one_registration(registries):
     assert torch.equal(MultiTaskEncoderDecoder.logits_to_prediction('flow', logits), logits)
 
 
-def test_a_teacher_output_is_one_more_aligned_field(registries):
-    """What the teacher cache registers: a float map with the task's flip rule,
+def test_a_float_output_map_is_one_more_aligned_field(registries):
+    """A float map of a task output (as a teacher output): the task's flip rule,
     resized bilinear, padded with 0, and a validity mask that pads invalid."""
-    register_aligned_field('teacher_normal',
+    register_aligned_field('output_normal',
                            AlignedField('bilinear', 0., torch.float32, get_task_kind('normal')))
-    register_aligned_field('teacher_valid', AlignedField('nearest', 0., torch.bool))
-    register_aligned_field('teacher_valid', AlignedField('nearest', 0., torch.bool))  # same
+    register_aligned_field('output_valid', AlignedField('nearest', 0., torch.bool))
+    register_aligned_field('output_valid', AlignedField('nearest', 0., torch.bool))  # same
     with pytest.raises(KeyError, match='already has another rule'):
-        register_aligned_field('teacher_valid', AlignedField('bilinear'))
+        register_aligned_field('output_valid', AlignedField('bilinear'))
     teacher = _rng_map(H, W, 3)
     results = dict(img=np.zeros((H, W, 3), np.uint8), gt_fields=[],
-                   aligned_fields=['teacher_normal', 'teacher_valid'],
-                   teacher_normal=teacher.copy(), teacher_valid=np.ones((H, W), bool))
+                   aligned_fields=['output_normal', 'output_valid'],
+                   output_normal=teacher.copy(), output_valid=np.ones((H, W), bool))
     results = MultiTaskResize(scale=(2 * W, 2 * H), keep_ratio=False)(results)
     bilinear = cv2.resize(teacher, (2 * W, 2 * H), interpolation=cv2.INTER_LINEAR)
-    np.testing.assert_array_equal(results['teacher_normal'], bilinear)
+    np.testing.assert_array_equal(results['output_normal'], bilinear)
     results = MultiTaskRandomFlip(prob=1.)(results)
     expected = np.flip(bilinear, axis=1).copy()
     expected[..., 0] *= -1
-    np.testing.assert_array_equal(results['teacher_normal'], expected)
+    np.testing.assert_array_equal(results['output_normal'], expected)
     np.random.seed(0)
     results = MultiTaskRandomCrop((2 * H, 2 * W - 3))(results)
     results = MultiTaskPad(size=(2 * W, 2 * H + 2))(results)
-    assert results['teacher_valid'].dtype == bool
-    assert results['teacher_valid'][:2 * H, :2 * W - 3].all()
-    assert not results['teacher_valid'][2 * H:].any() and not results['teacher_valid'][:, -3:].any()
-    assert (results['teacher_normal'][2 * H:] == 0).all()
+    assert results['output_valid'].dtype == bool
+    assert results['output_valid'][:2 * H, :2 * W - 3].all()
+    assert not results['output_valid'][2 * H:].any() and not results['output_valid'][:, -3:].any()
+    assert (results['output_normal'][2 * H:] == 0).all()
     sample = PackMultiTaskInputs()(results)['data_samples']
-    assert sample.teacher_normal.data.shape == (3, 2 * H + 2, 2 * W)
-    assert sample.teacher_valid.data.dtype == torch.bool
+    assert sample.output_normal.data.shape == (3, 2 * H + 2, 2 * W)
+    assert sample.output_valid.data.dtype == torch.bool
     # Batch padding in the data preprocessor uses the same rule.
     MultiTaskDataPreProcessor._pad_gt(sample, (0, 2, 0, 1))  # (left, right, top, bottom)
-    assert sample.teacher_valid.data.shape == (1, 2 * H + 3, 2 * W + 2)
-    assert not sample.teacher_valid.data[:, -1].any()
+    assert sample.output_valid.data.shape == (1, 2 * H + 3, 2 * W + 2)
+    assert not sample.output_valid.data[:, -1].any()
 
 
 def test_a_listed_field_without_rule_or_value_is_an_error():
