@@ -14,7 +14,7 @@ from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.utils.tasks import get_task_spec
 
-from ..losses.distill_utils import valid_mask_from_gt
+from ..losses.distill import valid_mask_from_gt
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
 from ..utils import state_dict_problems
 
