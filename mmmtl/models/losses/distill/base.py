@@ -122,7 +122,8 @@ class BaseDistillLoss(nn.Module, metaclass=ABCMeta):
     def _layout(self, logits: Tensor) -> Tensor:
         """(N, C, H, W) logits -> (N, A, B) logits / tau in float32 (float64 stays)."""
         logits = logits.flatten(2)
-        logits = (logits if logits.dtype == torch.float64 else logits.float()) / self.tau
+        logits = logits if logits.dtype == torch.float64 else logits.float()
+        logits = logits if self.tau == 1 else logits / self.tau
         return F.pad(logits, (0, 0, 0, 1)) if self.mode == 'binary' else logits  # [x, 0]
 
     @abstractmethod
@@ -157,14 +158,20 @@ class InterIntraLoss(BaseDistillLoss):
         return tuple(name for name, weight in (('inter', self.inter_weight),
                                                ('intra', self.intra_weight)) if weight)
 
+    def line_inputs(self, log_p: Tensor, log_q: Tensor) -> Tuple[Tensor, ...]:
+        """What :meth:`divergence` reduces along the rows and the columns alike
+        (computed once for both)."""
+        return log_p, log_q
+
     @abstractmethod
-    def divergence(self, log_p: Tensor, log_q: Tensor, lines: Lines) -> Tensor:
-        """One value per line (kept dims)."""
+    def divergence(self, *inputs: Tensor, lines: Lines) -> Tensor:
+        """One value per line (kept dims) from :meth:`line_inputs`."""
 
     def terms(self, log_p: Tensor, log_q: Tensor, rows: Lines,
               columns: Lines) -> Dict[str, Tensor]:
+        inputs = self.line_inputs(log_p, log_q)
         return {name: self.loss_weight * weight * self.scale
-                * lines.mean(self.divergence(log_p, log_q, lines))
+                * lines.mean(self.divergence(*inputs, lines=lines))
                 for name, weight, lines in (('inter', self.inter_weight, rows),
                                             ('intra', self.intra_weight, columns)) if weight}
 

@@ -1,3 +1,5 @@
+from typing import Tuple
+
 from torch import Tensor
 
 from mmmtl.registry import MODELS
@@ -6,18 +8,19 @@ from .base import InterIntraLoss
 from .lines import Lines
 
 
-def cs_divergence(log_p: Tensor, log_q: Tensor, lines: Lines) -> Tensor:
+def cs_divergence(log_pp: Tensor, log_qq: Tensor, log_pq: Tensor, lines: Lines) -> Tensor:
     """Cauchy-Schwarz divergence of every line (kept dims, 0 if empty) (paper Eq. 4)::
 
         D_CS(p, q) = -log( sum p q / sqrt(sum p^2 * sum q^2) )
                    = 1/2 log sum p^2 + 1/2 log sum q^2 - log sum p q
 
-    by log-sum-exps of ``log p`` and ``log q``: exact when ``p``, ``q``
-    underflow. >= 0, symmetric, 0 iff ``p`` is proportional to ``q``, blind
-    to the scale of either (columns need no renormalisation).
+    from ``log p^2 = 2 log p``, ``log q^2`` and ``log pq = log p + log q`` by
+    log-sum-exps: exact when ``p``, ``q`` underflow. >= 0, symmetric, 0 iff
+    ``p`` is proportional to ``q``, blind to the scale of either (columns
+    need no renormalisation).
     """
-    return (0.5 * lines.logsumexp(2 * log_p) + 0.5 * lines.logsumexp(2 * log_q)
-            - lines.logsumexp(log_p + log_q))
+    return (0.5 * lines.logsumexp(log_pp) + 0.5 * lines.logsumexp(log_qq)
+            - lines.logsumexp(log_pq))
 
 
 @MODELS.register_module()
@@ -38,5 +41,9 @@ class CSDivergenceLoss(InterIntraLoss):
     ``intra_weight``: weights of the row and the column term (0: left out).
     """
 
-    def divergence(self, log_p: Tensor, log_q: Tensor, lines: Lines) -> Tensor:
-        return cs_divergence(log_p, log_q, lines)
+    def line_inputs(self, log_p: Tensor, log_q: Tensor) -> Tuple[Tensor, ...]:
+        return 2 * log_p, 2 * log_q, log_p + log_q
+
+    def divergence(self, log_pp: Tensor, log_qq: Tensor, log_pq: Tensor, *,
+                   lines: Lines) -> Tensor:
+        return cs_divergence(log_pp, log_qq, log_pq, lines)

@@ -45,5 +45,5 @@ class DISTLoss(InterIntraLoss):
                 "or use mode='spatial'.")
         self.scale = self.tau**2
 
-    def divergence(self, log_p: Tensor, log_q: Tensor, lines: Lines) -> Tensor:
+    def divergence(self, log_p: Tensor, log_q: Tensor, *, lines: Lines) -> Tensor:
         return 1 - pearson(log_p, log_q, lines)

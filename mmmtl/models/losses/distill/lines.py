@@ -93,7 +93,7 @@ class Lines:
     def mean(self, values: Tensor) -> Tensor:
         """Mean of per-line ``values`` over the non-empty lines (0 if none)."""
         if self.nonempty is None:
-            total, count = values.sum(), values.new_tensor(values.numel())
+            total, count = values.sum(), values.new_full((), values.numel())
         else:
             nonempty = self.nonempty.expand_as(values)
             total = torch.where(nonempty, values, 0.).sum()
