@@ -65,10 +65,10 @@ def test_choose_on_val_uses_the_family_only():
     val_dm = {name: (0.0, 0.0) for name in methods}
     val_dm['kd_tau8'] = (3.0, 1.0)
     val_dm['kdam_beta2'] = (5.0, 1.0)
-    val_dm['dist_depth0.1'] = (9.0, 1.0)  # best, but of another family
+    val_dm['dist_depth1'] = (9.0, 1.0)  # best, but of another family
     assert kd_study.choose_on_val(val_dm, methods, 'kd') == 'kd_tau8'
     assert kd_study.choose_on_val(val_dm, methods, 'kdam') == 'kdam_beta2'
-    assert kd_study.choose_on_val(val_dm, methods, 'dist') == 'dist_depth0.1'
+    assert kd_study.choose_on_val(val_dm, methods, 'dist') == 'dist_depth1'
 
 
 def test_methods_express_the_paper_settings():

@@ -85,7 +85,7 @@ def _fmt(value: float) -> str:
 
 
 # DIST's loss_weight on depth, chosen on val among DIST_DEPTH_WEIGHTS (docs/distillation.md):
-# DIST is blind to a map's level and its gradient on the depth logits is ~4x the depth loss's.
+# DIST is blind to a map's level and its gradient on the depth logits is 3-8x the depth loss's.
 DIST_DEPTH_WEIGHT = 0.1
 DIST_DEPTH_WEIGHTS = (1.0, 0.25, 0.1)
 
