@@ -66,9 +66,10 @@ def test_choose_on_val_uses_the_family_only():
     val_dm = {name: (0.0, 0.0) for name in methods}
     val_dm['kd_tau8'] = (3.0, 1.0)
     val_dm['kdam_beta2'] = (5.0, 1.0)
-    val_dm['dist'] = (9.0, 1.0)  # not in a sweep family
+    val_dm['dist_depth1'] = (9.0, 1.0)  # best, but of another family
     assert kd_study.choose_on_val(val_dm, methods, 'kd') == 'kd_tau8'
     assert kd_study.choose_on_val(val_dm, methods, 'kdam') == 'kdam_beta2'
+    assert kd_study.choose_on_val(val_dm, methods, 'dist') == 'dist_depth1'
 
 
 def test_methods_express_the_paper_settings():
@@ -82,6 +83,12 @@ def test_methods_express_the_paper_settings():
     assert 'model.beta=2.0' in methods['kdam_beta2'].options
     assert {m.family for m in methods.values() if '_tau' in m.name or '_beta' in m.name} == {
         'kd', 'kdam'}
+    # DIST's depth weight (docs/distillation.md): the chosen one and the other candidates
+    weight = kd_study.DIST_DEPTH_WEIGHT
+    assert f'model.distill_losses.depth.loss_weight={weight}' in methods['dist'].options
+    assert 'model.distill_losses.edge.inter_weight=0.0' in methods['dist'].options
+    assert {m.name for m in methods.values() if m.family == 'dist'} == {'dist'} | {
+        f'dist_depth{w:g}' for w in kd_study.DIST_DEPTH_WEIGHTS if w != weight}
 
 
 @pytest.mark.slow

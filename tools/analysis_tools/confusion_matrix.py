@@ -26,9 +26,9 @@ from mmengine.registry import init_default_scope
 
 from mmmtl.evaluation.functional import miou_from_confusion, semseg_confusion
 from mmmtl.registry import DATASETS
+from mmmtl.tasks import get_task_spec
 from mmmtl.utils import IGNORE_INDEX, register_all_modules
 from mmmtl.utils.config_path import check_config_path
-from mmmtl.utils.tasks import get_task_spec
 
 # dataset metainfo key of each label task's class names
 CLASS_NAME_KEYS = dict(semseg='classes', human_parts='part_classes')

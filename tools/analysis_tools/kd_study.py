@@ -59,6 +59,7 @@ COLUMNS = {
     'edge/odsF': ('Bound odsF↑', True),
 }
 HIGHER = {key: hib for key, (_, hib) in COLUMNS.items()}
+FAMILIES = {'kd': 'plain KD', 'kdam': 'KDAM', 'dist': 'DIST'}  # sweep families
 DM = 'delta_m'
 REFERENCE = 'baseline'
 
@@ -70,7 +71,7 @@ class Method:
     label: str
     config: str
     options: List[str] = field(default_factory=list)
-    family: Optional[str] = None  # sweep family ('kd' / 'kdam') or None
+    family: Optional[str] = None  # sweep family ('kd' / 'kdam' / 'dist') or None
     distilled: bool = False
     cached: bool = False  # distils from the teacher cache of its seed's teacher
 
@@ -86,18 +87,29 @@ def _fmt(value: float) -> str:
     return f'{value:g}'
 
 
+# DIST's loss_weight on depth, chosen on val among DIST_DEPTH_WEIGHTS (docs/distillation.md):
+# DIST is blind to a map's level and its gradient on the depth logits is 3-8x the depth loss's.
+DIST_DEPTH_WEIGHT = 0.1
+DIST_DEPTH_WEIGHTS = (1.0, 0.25, 0.1)
+
+
+def _dist(depth_weight: float) -> List[str]:
+    # DIST's row term on binary edges is a ±1 sign agreement without gradient: intra only
+    return _losses('DISTLoss', tau=1.0) + ['model.distill_losses.edge.inter_weight=0.0',
+                                          f'model.distill_losses.depth.loss_weight={depth_weight}']
+
+
 def build_methods(kd_taus: Sequence[float], kdam_taus: Sequence[float],
-                  betas: Sequence[float]) -> Dict[str, Method]:
+                  betas: Sequence[float],
+                  dist_depth_weights: Sequence[float] = ()) -> Dict[str, Method]:
     """All methods of the study, keyed by name (main rows first, then sweeps)."""
     methods = [
         Method('teacher', 'teacher (larger)', TEACHER_CFG),
         Method(REFERENCE, 'student baseline', STUDENT_CFG),
         Method('kd', 'plain KD (KL, τ=3)', KDAM_CFG, _losses('KLDivergenceLoss', tau=3.0),
                'kd', True),
-        # DIST's row term on binary edges is a ±1 sign agreement without gradient: intra only
-        Method('dist', 'DIST (τ=1)', KDAM_CFG,
-               _losses('DISTLoss', tau=1.0) + ['model.distill_losses.edge.inter_weight=0.0'],
-               None, True),
+        Method('dist', f'DIST (τ=1, depth ×{_fmt(DIST_DEPTH_WEIGHT)})', KDAM_CFG,
+               _dist(DIST_DEPTH_WEIGHT), 'dist', True),
         Method('kdam_inter', 'KDAM inter only', KDAM_CFG,
                _losses('CSDivergenceLoss', tau=1.0, intra_weight=0.0), None, True),
         Method('kdam_intra', 'KDAM intra only', KDAM_CFG,
@@ -125,6 +137,10 @@ def build_methods(kd_taus: Sequence[float], kdam_taus: Sequence[float],
             methods.append(Method(f'kdam_beta{_fmt(beta)}', f'KDAM β={_fmt(beta)}', KDAM_CFG,
                                   _losses('CSDivergenceLoss', tau=1.0) + [f'model.beta={beta}'],
                                   'kdam', True))
+    for weight in dist_depth_weights:
+        if weight != DIST_DEPTH_WEIGHT:
+            methods.append(Method(f'dist_depth{_fmt(weight)}', f'DIST depth ×{_fmt(weight)}',
+                                  KDAM_CFG, _dist(weight), 'dist', True))
     return {m.name: m for m in methods}
 
 
@@ -239,7 +255,7 @@ def study_methods(quick: bool) -> Dict[str, Method]:
     if quick:
         return build_methods(kd_taus=(3.0, 8.0), kdam_taus=(1.0, 3.0), betas=(1.0, 2.0))
     return build_methods(kd_taus=(1.0, 3.0, 8.0), kdam_taus=(0.5, 1.0, 3.0),
-                         betas=(0.5, 1.0, 2.0))
+                         betas=(0.5, 1.0, 2.0), dist_depth_weights=DIST_DEPTH_WEIGHTS)
 
 
 def training_crop(config: str) -> Tuple[int, int]:
@@ -549,7 +565,7 @@ def report(study: Study, runs: Mapping[str, Mapping[int, dict]], wall: float,
     main = [n for n, m in methods.items() if n in runs and not _is_sweep(n)]
     sweep = [n for n, m in methods.items() if m.family is not None]
     chosen = {}
-    for family in ('kd', 'kdam'):
+    for family in FAMILIES:
         if any(methods[n].family == family for n in sweep):
             chosen[family] = choose_on_val({n: val_table[n][DM] for n in sweep}, methods, family)
     lines = ['# KD study on synthetic NYUD-v2-layout data', '',
@@ -568,21 +584,21 @@ def report(study: Study, runs: Mapping[str, Mapping[int, dict]], wall: float,
              markdown_table({n: test_table[n] for n in main}, labels)]
     if sweep:
         extra = {name: 'yes' for name in chosen.values()}
-        lines += ['', '## Sweeps of paper Table 5 (τ and β)', '',
-                  'Chosen on the val split (highest mean val Δm within plain KD and within '
-                  'KDAM); the table shows the **test** numbers of every setting.', '',
+        lines += ['', '## Sweeps: paper Table 5 (τ and β), DIST\'s depth weight', '',
+                  'Chosen on the val split (highest mean val Δm within plain KD, KDAM and '
+                  'DIST); the table shows the **test** numbers of every setting.', '',
                   markdown_table({n: test_table[n] for n in sweep}, labels, extra), '',
                   'Validation Δm [%] (the numbers the choice is made on): ' + ', '.join(
                       f'{labels[n]} {_cell(*val_table[n][DM], 2)}' for n in sweep)]
         for family, name in chosen.items():
-            lines.append(f'\nChosen for {"plain KD" if family == "kd" else "KDAM"}: '
+            lines.append(f'\nChosen for {FAMILIES[family]}: '
                          f'{labels[name]} (test Δm {_cell(*test_table[name][DM], 2)}).')
     lines += ['', '## Per seed (test split)', '', per_seed_table(test, test_dm, labels), '']
     return '\n'.join(lines)
 
 
 def _is_sweep(name: str) -> bool:
-    return '_tau' in name or '_beta' in name
+    return '_tau' in name or '_beta' in name or '_depth' in name
 
 
 def write_outputs(study: Study, runs: Mapping[str, Mapping[int, dict]], wall: float,

@@ -13,20 +13,12 @@ In one process and on the same batch, times (median over ``--iters``):
   before), so they run in the state the forwards leave behind (caches, thread
   pool, allocator) rather than after an unrelated phase.
 
-With ``--floor`` it also times ``kd_step_floor``: the same step with every
-distillation loss replaced by a per-pixel dot product of the two logits
-(:class:`DotProductLoss`), the cheapest loss whose gradient is a
-logits-sized tensor. Its ratio is the floor that no logit-distillation loss
-can go under (the gradient's memory, its accumulation into the task loss's
-gradient, the extra logged terms); ``kd_step - kd_step_floor`` is what the
-real losses' arithmetic costs inside the step.
-
 It prints ``ratio = kd_step / (student_step + teacher_forward)``, the
 losses' share of ``kd_step`` and the peak memory of each phase (CUDA: peak
 allocated; CPU: peak resident-set increase over the phase, sampled every
 millisecond after returning freed heap memory to the OS with ``malloc_trim``),
 and the peak tensor memory of each distillation loss as a multiple of its
-logits tensor. Results and targets: tools/benchmarks/README.md.
+logits tensor. Results: tools/benchmarks/README.md.
 
 With ``--cached`` the distiller reads the teacher's outputs from the batch, as
 with ``model.teacher_cache`` (random float16 outputs of the right channels at
@@ -71,7 +63,6 @@ from mmengine.structures import PixelData
 from mmmtl.datasets.transforms.teacher_outputs import identity_grid
 from mmmtl.models.distillers.kdam_distiller import resolve_teacher_ckpt, teacher_model_cfg
 from mmmtl.models.distillers.teacher_cache import cached_teacher_outputs, teacher_identity
-from mmmtl.models.losses.distill_utils import release_scratch_tensors
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import get_task_spec
@@ -111,9 +102,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clock', choices=tuple(CLOCKS), default='wall',
                         help='wall time, or CPU time of this process (steadier on a shared '
                         'machine; use with --threads 1)')
-    parser.add_argument('--floor', action='store_true',
-                        help='also time the step with dot-product losses (kd_step_floor): '
-                        'the cost of the gradient plumbing alone')
     parser.add_argument('--cached', action='store_true',
                         help='distil from a teacher cache (teacher outputs in the batch, no '
                         'teacher built): times student_step, kd_step and distill_loss')
@@ -172,8 +160,7 @@ def peak_memory(device: torch.device, record: List[int]):
 def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, torch.Tensor]],
                       device: torch.device) -> None:
     """Peak tensor memory of each distillation loss (forward + backward, the
-    student logits' gradient and the scratch buffers the losses keep between
-    steps included) as a multiple of its logits tensor."""
+    student logits' gradient included) as a multiple of its logits tensor."""
     print(f'{"task":<12}{"loss":<20}{"mode":<9}{"logits":>18}{"MiB":>8}{"peak MiB":>10}'
           f'{"x logits":>10}')
     for task, loss_fn in distiller.distill_losses.items():
@@ -183,28 +170,10 @@ def print_loss_memory(distiller: torch.nn.Module, logits: Dict[str, Dict[str, to
             sum(loss_fn(student, logits['teacher'][task]).values()).backward()
 
         size = student.numel() * student.element_size()
-        release_scratch_tensors()  # allocated again inside run(): counted
         peak = peak_tensor_memory(run, device)
         print(f'{task:<12}{type(loss_fn).__name__:<20}{loss_fn.mode:<9}'
               f'{"x".join(map(str, student.shape)):>18}{size / 2**20:>8.1f}'
               f'{peak / 2**20:>10.1f}{peak / size:>10.2f}')
-
-
-class DotProductLoss(torch.nn.Module):
-    """Mean over pixels of the dot product of student and teacher logits
-    (over the channels), for ``--floor``: one pass over the logits forward and
-    backward, a logits-sized gradient, as many terms as the replaced loss."""
-
-    def __init__(self, replaced: torch.nn.Module) -> None:
-        super().__init__()
-        self.ignore_invalid = False
-        self.names = tuple(replaced.term_names())
-
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                valid_mask=None) -> Dict[str, torch.Tensor]:
-        dot = torch.linalg.vecdot(student_logits.flatten(2), teacher_logits.flatten(2),
-                                  dim=1).mean()
-        return {name: dot for name in self.names}
 
 
 def synthetic_batch(student: torch.nn.Module, batch: int, shape: Tuple[int, int]) -> dict:
@@ -368,17 +337,6 @@ def main() -> None:
         loss, _ = distiller.parse_losses(losses)
         optim_wrapper.update_params(loss)
 
-    floor_losses = torch.nn.ModuleDict(
-        {task: DotProductLoss(loss) for task, loss in distiller.distill_losses.items()})
-
-    def kd_step_floor() -> None:
-        losses = distiller.distill_losses
-        distiller.distill_losses = floor_losses
-        try:
-            kd_step()
-        finally:
-            distiller.distill_losses = losses
-
     logits: Dict[str, Dict[str, torch.Tensor]] = {}
 
     def compute_logits() -> None:
@@ -397,8 +355,6 @@ def main() -> None:
                   kd_step=kd_step, distill_loss=distill_losses)
     if args.cached:  # no teacher to run
         del phases['teacher_forward']
-    if args.floor:
-        phases['kd_step_floor'] = kd_step_floor
     untimed_setup = dict(distill_loss=compute_logits)
     times: Dict[str, List[float]] = {name: [] for name in phases}
     memory: Dict[str, List[int]] = {name: [] for name in phases}
@@ -428,18 +384,12 @@ def main() -> None:
               f'{peak[name]:>10.1f}')
     share = median['distill_loss'] / median['kd_step']
     if args.cached:
-        separate, denominator, target = median['student_step'], 'student_step', 1.05
+        separate, denominator = median['student_step'], 'student_step'
     else:
         separate = median['student_step'] + median['teacher_forward']
-        denominator, target = '(student_step + teacher_forward)', 1.10
-    print(f'ratio kd_step / {denominator}: {median["kd_step"] / separate:.3f} '
-          f'(target <= {target:.2f})')
+        denominator = '(student_step + teacher_forward)'
+    print(f'ratio kd_step / {denominator}: {median["kd_step"] / separate:.3f}')
     print(f'distill loss share of kd_step: {100 * share:.2f}%')
-    if args.floor:
-        floor = median['kd_step_floor'] / separate
-        print(f'floor ratio kd_step_floor / {denominator}: {floor:.3f} '
-              f'(dot-product losses); the losses\' arithmetic in the step: '
-              f'{(median["kd_step"] - median["kd_step_floor"]) * 1e3:.1f} ms')
     print_loss_memory(distiller, logits, device)
     if args.in_step_iters:
         steps = time_losses_in_step(distiller, kd_step, args.in_step_iters)

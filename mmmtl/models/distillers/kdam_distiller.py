@@ -14,7 +14,6 @@ from mmmtl.structures import MultiTaskDataSample
 from mmmtl.tasks import get_task_spec
 from mmmtl.utils.checkpoint import find_resumable_checkpoint, read_checkpoint
 
-from ..losses.distill_utils import valid_mask_from_gt
 from ..segmentors.multitask_encoder_decoder import upgrade_state_dict
 from ..utils import state_dict_problems
 from .teacher_cache import cached_teacher_outputs, check_cache_manifest, teacher_identity
@@ -473,7 +472,7 @@ class KDAMDistiller(BaseModel):
                                f'pixels but the sample {sample.metainfo.get("img_path")} has '
                                f'no {key!r}.')
         gt = torch.stack([getattr(sample, key).data for sample in data_samples]).to(device)
-        return valid_mask_from_gt(task, gt)
+        return get_task_spec(task).task_kind.valid_mask(gt)
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[MultiTaskDataSample]] = None

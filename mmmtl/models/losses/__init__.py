@@ -1,10 +1,8 @@
 from .balanced_bce_loss import BalancedBinaryCrossEntropyLoss, BalancedCrossEntropyLoss
 from .cross_entropy_loss import MultiTaskCrossEntropyLoss
-from .cs_divergence_loss import CSDivergenceLoss
 from .depth_binning_ce_loss import DepthBinningCrossEntropyLoss
 from .depth_l1_loss import DepthL1Loss
-from .dist_loss import DISTLoss
-from .kl_divergence_loss import KLDivergenceLoss
+from .distill import CSDivergenceLoss, DISTLoss, KLDivergenceLoss
 from .normal_cluster_ce_loss import NormalClusterCrossEntropyLoss
 from .normal_l1_loss import NormalL1Loss
 from .task_loss import TaskLoss

@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmmtl.registry import MODELS
-from mmmtl.utils.tasks import IGNORE_INDEX
+from mmmtl.tasks import IGNORE_INDEX
 
 from .utils import masked_mean
 

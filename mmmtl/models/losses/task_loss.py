@@ -40,10 +40,6 @@ from torch import Tensor
 from mmmtl.registry import MODELS, TASK_UTILS
 from mmmtl.tasks import TASK_KINDS, get_task_spec
 
-from .cs_divergence_loss import CSDivergenceLoss
-from .dist_loss import DISTLoss
-from .kl_divergence_loss import KLDivergenceLoss
-
 LossConfig = Union[dict, Sequence[dict]]
 
 
@@ -58,8 +54,9 @@ _KNOWN_LABEL_MAP_LOSSES = tuple(loss_type for loss_type, _ in _LABEL_MAP_LOSSES)
 # mmseg decode losses whose `weight` is not a pixel weight (Dice: per image;
 # Lovasz: unused), so a pixel sampler would fail or be ignored.
 _NO_PIXEL_WEIGHT = (DiceLoss, LovaszLoss)
-# Losses between two predictions: no task target fits them.
-_NOT_TASK_LOSSES = (KLDivLoss, CSDivergenceLoss, KLDivergenceLoss, DISTLoss)
+# mmseg's loss between two predictions: no task target fits it (ours say so with a
+# class attribute ``is_distillation_loss``).
+_NOT_TASK_LOSSES = (KLDivLoss, )
 
 
 def _target_of(kind: str) -> str:
@@ -165,7 +162,7 @@ class TaskLoss(nn.Module):
                     f'{" / ".join(declared) or "no task"} targets '
                     f'({"; ".join(_target_of(k) for k in declared)}).')
             return False
-        if isinstance(loss, _NOT_TASK_LOSSES):
+        if isinstance(loss, _NOT_TASK_LOSSES) or getattr(loss, 'is_distillation_loss', False):
             raise ValueError(f'{self._describe(loss)}: it compares two predictions '
                              '(a distillation loss), not a prediction with a ground truth.')
         for loss_type, kinds in _STACKED_LOSSES:

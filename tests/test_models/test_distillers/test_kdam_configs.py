@@ -106,6 +106,16 @@ def test_config_builds_and_runs_forward(path, tmp_path):
         assert kd_terms and all(torch.isfinite(losses[k]) for k in kd_terms), task
 
 
+@pytest.mark.parametrize('pair', ['swinL-swinT', 'swinL-swinS', 'swinB-swinT'])
+def test_dist_configs_use_the_depth_weight_chosen_by_the_study(pair):
+    """DIST's depth weight is the one chosen on the synthetic study's val split."""
+    study = load_tool('tools/analysis_tools/kd_study.py')
+    losses = load(osp.join(REPO_ROOT, f'configs/kd_baselines/dist_{pair}_40k_nyud-425x560.py')
+                  ).model.distill_losses
+    assert losses.depth.loss_weight == study.DIST_DEPTH_WEIGHT
+    assert losses.normal.get('loss_weight', 1.0) == 1.0
+
+
 def _networks(cfg: Config) -> tuple:
     return cfg.model.student, cfg.model.get('teacher'), cfg.model.get('teacher_cfg')
 

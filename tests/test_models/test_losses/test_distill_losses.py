@@ -1,8 +1,8 @@
 """CS / KL / DIST distillation losses against float64 references.
 
-The references build the log-probability matrices line by line with numpy in
+The references build the log-probability matrices row by row with numpy in
 float64 and apply the textbook formulas (paper Eq. 4-6, KL, Pearson) to every
-row and column; they share no code with the losses.
+row and column of them; they share no code with the losses.
 """
 import numpy as np
 import pytest
@@ -10,12 +10,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmmtl.models.losses import CSDivergenceLoss, DISTLoss, KLDivergenceLoss
-from mmmtl.models.losses.dist_loss import pearson_correlation
-from mmmtl.models.losses.distill_utils import (
-    log_prob_pair,
-    release_scratch_tensors,
-    valid_mask_from_gt,
-)
+from mmmtl.models.losses.distill import pearson
+from mmmtl.models.losses.distill.lines import Lines
 from mmmtl.registry import MODELS
 from mmmtl.utils.memory import peak_tensor_memory
 
@@ -218,8 +214,8 @@ def test_cs_is_symmetric_and_positive(mode):
 @pytest.mark.parametrize('mode', MODES)
 @pytest.mark.parametrize('masked', [False, True])
 def test_gradients_and_second_derivatives_float64(kind, mode, masked):
-    """First and second derivatives are right (the CS loss has a hand-written
-    backward for memory and autograd's for second derivatives)."""
+    """First and second derivatives are right, masked entries and empty lines
+    included (double backward through the masks' ``torch.where``)."""
     student = random_logits(mode, seed=14, shape=(2, 3, 2, 3)).double().requires_grad_()
     teacher = random_logits(mode, seed=15, shape=(2, 3, 2, 3)).double()
     mask = None
@@ -318,24 +314,23 @@ def test_no_host_device_sync(kind, mode, masked):
     assert torch.isfinite(student.grad).all()
 
 
-def test_cs_loss_keeps_about_four_logits_tensors():
-    """Forward and backward, the logits' gradient included (autograd through
-    log-sum-exps would keep twice as much)."""
+def test_cs_loss_peak_memory_in_logits_tensors():
+    """Forward and backward of a semseg-like CS loss, the logits' gradient
+    included: the plain formula keeps about eight tensors of the logits' size
+    (8.05x measured); a regression guard, not a target."""
     student = random_logits('channel', seed=27, shape=(2, 40, 32, 48)).requires_grad_()
     teacher = random_logits('channel', seed=28, shape=(2, 40, 32, 48))
     loss = CSDivergenceLoss()
-    release_scratch_tensors()  # the reused scratch buffers count
     peak = peak_tensor_memory(lambda: sum(loss(student, teacher).values()).backward(),
                               torch.device('cpu'))
     assert student.grad is not None
-    assert peak <= 4.5 * student.numel() * student.element_size()
+    assert peak <= 9 * student.numel() * student.element_size()
 
 
-def test_cs_losses_sharing_scratch_buffers_before_one_backward():
+def test_cs_losses_before_one_backward():
     """Several CS losses (one module twice, as for auxiliary outputs, and
     another of a larger map) run their forwards, then one backward, twice
-    (retain_graph): the scratch buffers they share hold nothing between calls,
-    so values and gradients equal those of each loss on its own."""
+    (retain_graph): values and gradients equal those of each loss on its own."""
     semseg = CSDivergenceLoss(mode='channel', tau=2.)
     depth = CSDivergenceLoss(mode='spatial')
     inputs = [(semseg, random_logits('channel', seed=s, shape=(2, 6, 8, 9))) for s in (40, 41)]
@@ -424,27 +419,11 @@ def test_dist_binary_inter_term_is_refused():
     # What it would be: the sign agreement, without gradient.
     student = random_logits('binary', seed=25).double().requires_grad_()
     teacher = random_logits('binary', seed=26).double()
-    pair = log_prob_pair(student, teacher, 'binary', 1.)
-    rows = pearson_correlation(pair.student, pair.teacher, pair.rows)
-    agreement = torch.sign(student.detach().reshape(2, 1, -1) * teacher.reshape(2, 1, -1))
-    torch.testing.assert_close(rows, agreement)
-    rows.sum().backward()
+    rows = Lines((1, ), None, None)
+    log_p, log_q = (torch.nn.functional.logsigmoid(torch.cat([x, -x], 1).flatten(2))
+                    for x in (student, teacher))
+    correlation = pearson(log_p, log_q, rows)
+    agreement = torch.sign(student.detach() * teacher).flatten(2)
+    torch.testing.assert_close(correlation, agreement)
+    correlation.sum().backward()
     assert student.grad.abs().max() < 1e-12
-
-
-def test_log_prob_shapes():
-    logits = torch.randn(2, 3, 4, 5)
-    assert log_prob_pair(logits, logits, 'channel', 1.).student.shape == (2, 3, 20)
-    assert log_prob_pair(logits[:, :1], logits[:, :1], 'binary', 1.).student.shape == (2, 2, 20)
-    assert log_prob_pair(logits, logits, 'spatial', 1.).student.shape == (2, 3, 20)
-
-
-def test_valid_mask_from_gt():
-    label = torch.tensor([[[[0, 255], [3, 1]]]])
-    assert valid_mask_from_gt('semseg', label).tolist() == [[[True, False], [True, True]]]
-    assert valid_mask_from_gt('edge', label).tolist() == [[[True, False], [True, True]]]
-    depth = torch.tensor([[[[0., 1.5], [float('nan'), 2.]]]])
-    assert valid_mask_from_gt('depth', depth).tolist() == [[[False, True], [False, True]]]
-    normal = torch.zeros(1, 3, 1, 2)
-    normal[0, 2, 0, 1] = 1.
-    assert valid_mask_from_gt('normal', normal).tolist() == [[[False, True]]]

@@ -196,6 +196,11 @@ def test_user_losses_follow_task_kinds():
     ('normal', dict(type='SiLogLoss'), r"Task 'normal' .* cannot use SiLogLoss: .* depth"),
     ('semseg', dict(type='CSDivergenceLoss', mode='channel'),
      r'cannot use CSDivergenceLoss: it compares two predictions'),
+    ('depth', dict(type='DISTLoss', mode='spatial'),
+     r'cannot use DISTLoss: it compares two predictions \(a distillation loss\)'),
+    ('edge', dict(type='KLDivergenceLoss', mode='binary'),
+     r'cannot use KLDivergenceLoss: it compares two predictions'),
+    ('semseg', dict(type='KLDivLoss'), r'cannot use KLDivLoss: it compares two predictions'),
     ('edge', dict(type='TverskyLoss'), r"Task 'edge' .* cannot use TverskyLoss: .* label"),
     ('semseg', dict(type='CrossEntropyLoss', class_weight=[1., 2., 1.]),
      r"Task 'semseg': mmseg's CrossEntropyLoss with class_weight .* \(255\) .*"
