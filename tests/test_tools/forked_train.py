@@ -1,8 +1,11 @@
-"""Run ``tools/train.py`` in a forked child process that a test can kill.
+"""Run ``tools/train.py`` in a child process that a test can kill.
 
 A fresh interpreter spends most of a tiny run importing torch and the
-OpenMMLab stack; a child forked from the test process has them already, so a
-test can kill and resume a run many times within seconds. The child runs the
+OpenMMLab stack. The children are forked from a forkserver that has imported
+them once (and run nothing), so a test can kill and resume a run many times
+within seconds. Forking the test process itself is not safe: after the tests
+before it ran torch ops, its OpenMP / intra-op thread pools are not usable in
+a forked child, which then hangs in its first parallel op. The child runs the
 tool's ``main()`` exactly as the command line does and ends with its exit
 status (1 on an exception, whose traceback goes to the log).
 """
@@ -65,12 +68,19 @@ def _train_child(argv: Sequence[str], log_path: str, environ: Dict[str, str],
     os._exit(status)
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """The forkserver context; its server imports the stack once, before any op."""
+    context = multiprocessing.get_context('forkserver')
+    context.set_forkserver_preload(['torch', 'mmengine.runner', 'mmseg.models', 'mmmtl'])
+    return context
+
+
 def start_train(argv: Sequence[str], log_path, environ: Optional[Dict[str, str]] = None,
                 fault: Optional[Callable[[], None]] = None) -> multiprocessing.Process:
-    """Start ``tools/train.py argv`` in a forked child (its output appended to
+    """Start ``tools/train.py argv`` in a child (its output appended to
     ``log_path``, ``environ`` added to its environment); the child calls
     ``fault`` first (e.g. ``partial(kill_while_writing, 'iter_3.pth')``)."""
-    process = multiprocessing.get_context('fork').Process(
+    process = _context().Process(
         target=_train_child, args=(list(argv), str(log_path), dict(environ or {}), fault),
         daemon=True)
     process.start()
@@ -79,7 +89,7 @@ def start_train(argv: Sequence[str], log_path, environ: Optional[Dict[str, str]]
 
 def train(argv: Sequence[str], log_path, kill_after: Optional[float] = None,
           kill_after_output: str = '', timeout: float = 300, **kwargs) -> int:
-    """Run ``tools/train.py argv`` in a forked child and return its exit code:
+    """Run ``tools/train.py argv`` in a child and return its exit code:
     ``-9`` when it was killed (by its ``fault``, or with SIGKILL ``kill_after``
     seconds after the log first shows ``kill_after_output``, or after the start)."""
     log_path = Path(log_path)
