@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from .task_kind import TaskKind
@@ -101,6 +102,10 @@ class AlignedField:
         """(H, W[, C]) array -> contiguous (C, H, W) tensor of :attr:`dtype`."""
         chw = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(chw)).to(self.dtype)
+
+    def pack(self, data_sample, key: str, array: np.ndarray) -> None:
+        """Put the map into ``data_sample.<key>`` as ``PixelData`` of :meth:`to_tensor`."""
+        setattr(data_sample, key, PixelData(data=self.to_tensor(array)))
 
     def pad_tensor(self, tensor: Tensor, padding: Tuple[int, int, int, int]) -> Tensor:
         """Pad a (C, H, W) tensor by ``padding`` = (left, right, top, bottom) pixels."""

@@ -27,17 +27,10 @@ ENTRIES_DIR = 'entries'
 FORMAT = 'mmmtl-teacher-cache'
 FORMAT_VERSION = 1
 DTYPES = ('float16', 'float32')
-# Keys of a sample (pipeline results and data sample), see LoadTeacherOutputs: the
-# stored outputs (meta), where each pixel samples them and where they are valid
-# (aligned fields).
+# Keys of a sample (pipeline results and data sample meta), see LoadTeacherOutputs:
+# the stored outputs and where each pixel samples them (a SamplingGrid).
 OUTPUTS_KEY = 'teacher_outputs'
 GRID_KEY = 'teacher_grid'
-VALID_KEY = 'teacher_valid'
-
-
-def unit_key(kind: str) -> str:
-    """Aligned field of the value-rule factors of a task kind (see LoadTeacherOutputs)."""
-    return f'teacher_unit_{kind}'
 
 
 def sha256_file(path: str, chunk_bytes: int = 1 << 24) -> str:

@@ -73,9 +73,13 @@ def test_crop_flip_pad_move_cached_maps_exactly_as_the_image(tracer_cache, seed)
     img = results['img'].astype(np.float32)  # cropped, flipped, padded with 0
     h, w = 12, 20
     # the sampling grid points at each pixel's source, as the image's tracer says
-    grid = results['teacher_grid']
-    np.testing.assert_array_equal(grid[:h, :w, 0], (img[:h, :w, 0] + 0.5) * (2 / W) - 1)
-    np.testing.assert_array_equal(grid[:h, :w, 1], (img[:h, :w, 1] + 0.5) * (2 / H) - 1)
+    grid, covered = results['teacher_grid'].dense()
+    assert grid.shape == (16, 24, 2)
+    np.testing.assert_allclose(grid[:h, :w, 0], (img[:h, :w, 0] + 0.5) * (2 / W) - 1,
+                               atol=1e-6)
+    np.testing.assert_allclose(grid[:h, :w, 1], (img[:h, :w, 1] + 0.5) * (2 / H) - 1,
+                               atol=1e-6)
+    assert covered[:h, :w].all() and not covered[h:].any() and not covered[:, w:].any()
     outputs, valid = sample_outputs(results)
     np.testing.assert_allclose(outputs['semseg'][:h, :w], img[:h, :w], atol=1e-3)
     np.testing.assert_allclose(outputs['depth'][:h, :w, 0], img[:h, :w, 0] + 1, atol=1e-3)
@@ -117,24 +121,42 @@ def test_resize_crop_flip_pad_follow_the_same_geometry_on_a_tensor(tmp_path, see
     assert valid[:24, :40].all() and not valid[24:].any() and not valid[:, 40:].any()
 
 
-def test_packed_and_padded_by_the_data_preprocessor(tmp_path):
-    stored = {name: np.ones((10, 15, c), np.float32) for name, c in OUTPUTS}
+@pytest.mark.parametrize('pad_center', [False, True])
+def test_packed_and_padded_by_the_data_preprocessor(tmp_path, pad_center):
+    """The grid travels in the meta; the distiller builds it for the padded
+    batch, wherever the preprocessor put the image in it."""
+    rng = np.random.default_rng(0)
+    stored = {name: rng.normal(size=(10, 15, c)).astype(np.float32) for name, c in OUTPUTS}
     results = LoadTeacherOutputs(write_cache(tmp_path, stored, 0.5, 'float16'))(
         sample(tracer_image()))
+    results = MultiTaskRandomFlip(prob=1.0)(results)
     packed = PackMultiTaskInputs()(results)['data_samples']
-    assert packed.teacher_outputs.shape == (7, 10, 15)  # stored size, all channels
+    assert packed.teacher_outputs.shape == (10, 15, 7)  # stored size, all channels
     assert packed.teacher_outputs.dtype == torch.float16
-    assert packed.teacher_grid.data.shape == (2, H, W)
-    assert packed.teacher_unit_normal.data.shape == (3, H, W)
-    assert packed.teacher_valid.data.shape == (1, H, W)
-    preprocessor = MODELS.build(dict(type='MultiTaskDataPreProcessor', size_divisor=32))
+    assert packed.teacher_grid.shape == (H, W)
+    assert 'teacher_grid' not in packed.keys()  # meta, not a per-pixel map
+    slices = dict(semseg=slice(0, 3), depth=slice(3, 4), normal=slice(4, 7))
+    unpadded, _, _ = cached_teacher_outputs([packed], slices, torch.device('cpu'))
+    preprocessor = MODELS.build(dict(type='MultiTaskDataPreProcessor', size_divisor=32,
+                                     pad_center=pad_center))
     data = preprocessor(pseudo_collate([dict(inputs=torch.zeros(3, H, W, dtype=torch.uint8),
                                              data_samples=packed)]), True)
-    padded = data['data_samples'][0]
-    assert padded.teacher_grid.data.shape == (2, 32, 32)
-    valid = padded.teacher_valid.data[0]
-    assert valid[:H, :W].all() and not valid[H:].any() and not valid[:, W:].any()
-    assert not padded.teacher_unit_depth.data[:, H:].any()
+    padded, _, valid = cached_teacher_outputs(data['data_samples'], slices,
+                                              torch.device('cpu'))
+    top, left = (6, 1) if pad_center else (0, 0)
+    assert valid.shape == (1, 32, 32)
+    window = (slice(None), slice(None), slice(top, top + H), slice(left, left + W))
+    assert valid[0][window[2:]].all() and valid.sum() == H * W
+    for name in slices:
+        assert padded[name].shape[-2:] == (32, 32)
+        np.testing.assert_allclose(padded[name][window], unpadded[name], atol=1e-6)
+        assert float(padded[name].abs().sum()) == pytest.approx(float(unpadded[name].abs().sum()),
+                                                                rel=1e-6)
+    # flipped: the normals' x component is negated, the rest is the stored map mirrored
+    normal = torch.from_numpy(stored['normal']).half().float().permute(2, 0, 1)[None]
+    expected = F.interpolate(normal, size=(H, W), mode='bilinear', align_corners=False).flip(-1)
+    expected[:, 0] *= -1
+    np.testing.assert_allclose(unpadded['normal'], expected, atol=1e-5)
 
 
 def test_missing_or_foreign_entries_name_the_image(tmp_path, tracer_cache):

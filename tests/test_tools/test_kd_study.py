@@ -52,6 +52,39 @@ def test_aggregate_hand_computed():
     assert table['baseline']['delta_m'] == (0.0, 0.0)
 
 
+def test_paired_differences_hand_computed():
+    """Three seeds; the 95 % t interval uses t(0.975, 2) = 4.302653 (tables)."""
+    results = {
+        'baseline': {s: _metrics(40.0, 0.50, 20.0, 50.0) for s in range(3)},
+        'kdam': {0: _metrics(44.0, 0.50, 20.0, 50.0), 1: _metrics(42.0, 0.50, 20.0, 50.0),
+                 2: _metrics(40.0, 0.50, 20.0, 50.0)},
+        'kdam_cached': {0: _metrics(42.0, 0.50, 20.0, 50.0), 1: _metrics(42.0, 0.50, 20.0, 50.0),
+                        2: _metrics(42.0, 0.50, 20.0, 50.0)},
+    }
+    diffs = kd_study.paired_differences(results, 'kdam_cached', 'kdam')
+    miou = diffs['semseg/mIoU']
+    assert miou['per_seed'] == {0: -2.0, 1: 0.0, 2: 2.0}
+    # mean 0, sample std 2 -> half width 4.302653 * 2 / sqrt(3)
+    half = 4.302653 * 2 / math.sqrt(3)
+    assert miou['mean'] == pytest.approx(0.0)
+    assert (miou['low'], miou['high']) == pytest.approx((-half, half), rel=1e-6)
+    # Δm of kdam: +2.5, +1.25, 0 (semseg only, / 4); of cached: +1.25 each
+    assert diffs['delta_m']['per_seed'] == pytest.approx({0: -1.25, 1: 0.0, 2: 1.25})
+    assert diffs['depth/rmse']['per_seed'] == {0: 0.0, 1: 0.0, 2: 0.0}
+    versus_baseline = kd_study.paired_differences(results, 'kdam', 'baseline')['delta_m']
+    assert versus_baseline['mean'] == pytest.approx(1.25)
+    half = 4.302653 * 1.25 / math.sqrt(3)  # Δm 2.5, 1.25, 0: sample std 1.25
+    assert versus_baseline['low'] == pytest.approx(1.25 - half, rel=1e-6)
+    methods = kd_study.study_methods(quick=False)
+    assert kd_study.comparison_pairs(methods, ['baseline', 'kdam', 'kdam_cached']) == [
+        ('kdam_cached', 'kdam'), ('kdam', 'baseline'), ('kdam_cached', 'baseline')]
+    labels = {name: name for name in results}
+    table = kd_study.paired_table(results, [('kdam_cached', 'kdam')], labels)
+    assert f'+0.00 [{-half:+.2f}, {half:+.2f}]' in table and '-1.25, +0.00, +1.25' in table
+    with pytest.raises(KeyError, match='share no seed'):
+        kd_study.paired_differences({**results, 'x': {7: _metrics(1, 1, 1, 1)}}, 'x', 'kdam')
+
+
 def test_aggregate_errors_name_the_missing_run():
     results = {'baseline': {0: _metrics(40.0, 0.5, 20.0, 50.0)},
                'kd': {1: _metrics(40.0, 0.5, 20.0, 50.0)}}

@@ -74,6 +74,7 @@ class Method:
     family: Optional[str] = None  # sweep family ('kd' / 'kdam' / 'dist') or None
     distilled: bool = False
     cached: bool = False  # distils from the teacher cache of its seed's teacher
+    online: Optional[str] = None  # of a cached method: the same method with the teacher run
 
 
 def _losses(loss_type: str, **args) -> List[str]:
@@ -117,7 +118,7 @@ def build_methods(kd_taus: Sequence[float], kdam_taus: Sequence[float],
         Method('kdam', 'KDAM inter+intra (τ=1)', KDAM_CFG, _losses('CSDivergenceLoss', tau=1.0),
                'kdam', True),
         Method('kdam_cached', 'KDAM from a teacher cache (τ=1)', KDAM_CACHED_CFG,
-               _losses('CSDivergenceLoss', tau=1.0), None, True, cached=True),
+               _losses('CSDivergenceLoss', tau=1.0), None, True, cached=True, online='kdam'),
     ]
     for tau in kd_taus:
         if tau != 3.0:
@@ -194,6 +195,67 @@ def aggregate(results: Mapping[str, Mapping[int, Mapping[str, float]]],
         row[DM] = mean_std([dms[method][s] for s in order])
         table[method] = row
     return table
+
+
+def paired_differences(results: Mapping[str, Mapping[int, Mapping[str, float]]],
+                       method: str, other: str, reference: str = REFERENCE,
+                       level: float = 0.95) -> Dict[str, dict]:
+    """Per-seed differences ``method - other`` and their mean with a t interval.
+
+    Seeds pair the runs: the same data order, initialisation and teacher.
+    For every metric key and Delta_m (each against the reference of its
+    seed) returns ``dict(per_seed={seed: difference}, mean, low, high)``,
+    the ``level`` confidence interval of the mean difference (Student's t
+    with n - 1 degrees of freedom; nan bounds for one seed).
+    """
+    from scipy import stats
+    seeds = sorted(set(results[method]) & set(results[other]))
+    if not seeds:
+        raise KeyError(f'kd_study: {method!r} and {other!r} share no seed')
+    dms = per_seed_delta_m(results, reference)
+    out = {}
+    for key in list(COLUMNS) + [DM]:
+        def value(name, seed):
+            return dms[name][seed] if key == DM else results[name][seed][key]
+        diffs = {seed: value(method, seed) - value(other, seed) for seed in seeds}
+        mean, std = mean_std(list(diffs.values()))
+        if len(seeds) < 2:
+            low = high = float('nan')
+        else:
+            half = stats.t.ppf(0.5 + level / 2, len(seeds) - 1) * std / math.sqrt(len(seeds))
+            low, high = mean - half, mean + half
+        out[key] = dict(per_seed=diffs, mean=mean, low=low, high=high)
+    return out
+
+
+def comparison_pairs(methods: Mapping[str, Method], names: Sequence[str]
+                     ) -> List[Tuple[str, str]]:
+    """(method, other) pairs the report compares seed by seed: every cached
+    method with its online one, every distilled method with the baseline."""
+    pairs = [(n, methods[n].online) for n in names
+             if methods[n].online is not None and methods[n].online in names]
+    pairs += [(n, REFERENCE) for n in names if methods[n].distilled and not _is_sweep(n)]
+    return pairs
+
+
+def paired_table(results: Mapping[str, Mapping[int, Mapping[str, float]]],
+                 pairs: Sequence[Tuple[str, str]], labels: Mapping[str, str]) -> str:
+    """Markdown: per pair, the mean difference [95 % interval] of every metric
+    and Delta_m, then the per-seed Delta_m differences."""
+    header = ['Difference', 'n'] + [title for title, _ in COLUMNS.values()] + ['Δm [%]↑',
+                                                                          'Δm per seed']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for method, other in pairs:
+        diffs = paired_differences(results, method, other)
+        cells = [f'{labels[method]} − {labels[other]}', str(len(diffs[DM]['per_seed']))]
+        for key in list(COLUMNS) + [DM]:
+            d, digits = diffs[key], _digits(key)
+            interval = ('' if math.isnan(d['low']) else
+                        f' [{d["low"]:+.{digits}f}, {d["high"]:+.{digits}f}]')
+            cells.append(f'{d["mean"]:+.{digits}f}{interval}')
+        cells.append(', '.join(f'{v:+.2f}' for _, v in sorted(diffs[DM]['per_seed'].items())))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 def choose_on_val(val_dm: Mapping[str, Tuple[float, float]],
@@ -593,6 +655,14 @@ def report(study: Study, runs: Mapping[str, Mapping[int, dict]], wall: float,
         for family, name in chosen.items():
             lines.append(f'\nChosen for {FAMILIES[family]}: '
                          f'{labels[name]} (test Δm {_cell(*test_table[name][DM], 2)}).')
+    pairs = comparison_pairs(methods, list(runs))
+    if pairs and len(study.args.seeds) > 1:
+        lines += ['', '## Paired differences (test split)', '',
+                  'Per seed, a method minus the method it is compared with (same seed: same '
+                  'data order, initialisation and teacher); mean over seeds and its 95 % '
+                  "interval (Student's t). An interval that holds 0 finds no difference. "
+                  'Lower is better for depth rmse and normal error.', '',
+                  paired_table(test, pairs, labels)]
     lines += ['', '## Per seed (test split)', '', per_seed_table(test, test_dm, labels), '']
     return '\n'.join(lines)
 

@@ -60,18 +60,17 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
-from mmmtl.datasets.transforms.teacher_outputs import identity_grid
+from mmmtl.datasets.transforms.teacher_outputs import has_value_rules
 from mmmtl.models.distillers.kdam_distiller import resolve_teacher_ckpt, teacher_model_cfg
 from mmmtl.models.distillers.teacher_cache import cached_teacher_outputs, teacher_identity
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample
-from mmmtl.tasks import get_task_spec
+from mmmtl.tasks import SamplingGrid, get_task_spec
 from mmmtl.utils import register_all_modules
 from mmmtl.utils.memory import peak_tensor_memory
 from mmmtl.utils.teacher_cache import (
     GRID_KEY,
     OUTPUTS_KEY,
-    VALID_KEY,
     make_manifest,
     stored_size,
     write_manifest,
@@ -214,16 +213,16 @@ def cache_for_run(cfg: Config, cache_dir: str) -> Dict[str, int]:
 
 def add_teacher_outputs(batch: dict, channels: Dict[str, int], scale: float) -> None:
     """Random cached teacher outputs in every data sample, stored at ``scale``, with
-    the sampling grid and mask LoadTeacherOutputs adds."""
+    the sampling grid LoadTeacherOutputs adds."""
     gen = torch.Generator().manual_seed(1)
+    kinds = {get_task_spec(task).task_kind for task in channels}
+    kinds = [kind for kind in kinds if has_value_rules(kind)]
     for sample, image in zip(batch['data_samples'], batch['inputs']):
         height, width = image.shape[1:]
         stored = stored_size(height, width, scale)
-        sample.set_metainfo({OUTPUTS_KEY: torch.randn(
-            sum(channels.values()), *stored, generator=gen).half()})
-        setattr(sample, GRID_KEY, PixelData(data=torch.from_numpy(
-            identity_grid(height, width).transpose(2, 0, 1).copy())))
-        setattr(sample, VALID_KEY, PixelData(data=torch.ones(1, height, width, dtype=torch.uint8)))
+        sample.set_metainfo({
+            OUTPUTS_KEY: torch.randn(*stored, sum(channels.values()), generator=gen).half(),
+            GRID_KEY: SamplingGrid.identity(height, width, kinds)})
 
 
 def timed(fn: Callable[[], None], device: torch.device, times: List[float]) -> None:

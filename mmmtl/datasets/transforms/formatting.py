@@ -4,7 +4,6 @@ from typing import Sequence
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
-from mmengine.structures import PixelData
 
 from mmmtl.registry import TRANSFORMS
 from mmmtl.structures import MultiTaskDataSample
@@ -22,13 +21,15 @@ class PackMultiTaskInputs(BaseTransform):
 
     - ``inputs``: the image as a (3, H, W) tensor (dtype kept, usually uint8
       BGR; the data preprocessor normalises it).
-    - ``data_samples``: a :class:`MultiTaskDataSample` with one ``PixelData``
-      per map listed in ``gt_fields`` and ``aligned_fields``, a (C, H, W)
-      tensor of its rule's dtype: label and binary maps (1, H, W) int64 (255
+    - ``data_samples``: a :class:`MultiTaskDataSample` with, per map listed
+      in ``gt_fields`` and ``aligned_fields``, what its rule packs
+      (``AlignedField.pack``): a ``PixelData`` of a (C, H, W) tensor of the
+      rule's dtype for per-pixel maps: label and binary maps (1, H, W) int64 (255
       ignore), depth (1, H, W) float32 (0 invalid), normals (3, H, W)
       float32 (zero vector invalid).
-    - meta ``teacher_outputs``: an image's stored teacher outputs, when
-      ``LoadTeacherOutputs`` loaded them.
+    - meta ``teacher_outputs`` and ``teacher_grid``: an image's stored
+      teacher outputs and their :class:`~mmmtl.tasks.SamplingGrid`, when
+      ``LoadTeacherOutputs`` loaded them (the grid's rule packs it there).
 
     Meta keys missing from ``results`` get neutral defaults (no flip, unit
     scale factor, ``pad_shape = img_shape``) so that every sample carries the
@@ -62,7 +63,7 @@ class PackMultiTaskInputs(BaseTransform):
             packed['inputs'] = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         data_sample = MultiTaskDataSample()
         for key, rule in iter_aligned_fields(results):
-            setattr(data_sample, key, PixelData(data=rule.to_tensor(results[key])))
+            rule.pack(data_sample, key, results[key])
         data_sample.set_metainfo(self._meta(results))
         packed['data_samples'] = data_sample
         return packed

@@ -79,7 +79,7 @@ class MultiTaskDataPreProcessor(BaseDataPreprocessor):
         """Pad every aligned map of the sample (ground truth, ...) by its rule;
         ``padding`` is (left, right, top, bottom), as ``F.pad``."""
         for key, rule in ALIGNED_FIELDS.items():
-            if key in data_sample:
+            if key in data_sample and key not in data_sample.metainfo:  # a SamplingGrid is meta
                 padded = rule.pad_tensor(getattr(data_sample, key).data, padding)
                 setattr(data_sample, key, PixelData(data=padded))
 

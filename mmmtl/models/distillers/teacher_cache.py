@@ -2,6 +2,7 @@
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -11,13 +12,11 @@ from mmmtl.tasks import get_task_spec
 from mmmtl.utils.teacher_cache import (
     GRID_KEY,
     OUTPUTS_KEY,
-    VALID_KEY,
     TeacherCache,
     config_sha256,
     manifest_differences,
     read_manifest,
     sha256_file,
-    unit_key,
 )
 
 
@@ -92,12 +91,13 @@ def cached_teacher_outputs(data_samples: List[MultiTaskDataSample],
                            ) -> Tuple[Dict[str, Tensor], Dict[str, Dict[str, Tensor]], Tensor]:
     """The teacher's outputs carried by the batch, aligned with its images.
 
-    Each sample holds its stored outputs (meta ``teacher_outputs``, (C, h, w))
-    and, as aligned fields, the grid where each pixel samples them
-    (``teacher_grid``, (2, H, W)) and where they are valid (``teacher_valid``),
-    see ``LoadTeacherOutputs``. The outputs are sampled bilinearly at the
-    grid and multiplied by the unit field of their task's kind, if any (the
-    factors by which its value rules scale them).
+    Each sample holds, in its meta, its stored outputs (``teacher_outputs``,
+    (h, w, C)) and where its pixels sample them (``teacher_grid``, a
+    :class:`~mmmtl.tasks.SamplingGrid`), see ``LoadTeacherOutputs``. The
+    grid is built on ``device`` for the batch's padded size (meta
+    ``batch_input_shape`` and ``padding_size`` of the data preprocessor),
+    the outputs are sampled bilinearly at it and multiplied by the factors
+    of their task kind's value rules.
 
     Args:
         slices: ``{output name: channels}`` of the stored outputs (manifest order).
@@ -108,30 +108,33 @@ def cached_teacher_outputs(data_samples: List[MultiTaskDataSample],
         covers (False on padding, where the outputs are 0).
     """
     for sample in data_samples:
-        if OUTPUTS_KEY not in sample.metainfo or GRID_KEY not in sample:
+        if OUTPUTS_KEY not in sample.metainfo or GRID_KEY not in sample.metainfo:
             raise KeyError(f'KDAMDistiller: the sample {sample.metainfo.get("img_path")} has '
                            'no cached teacher outputs: with teacher_cache, the training '
                            'pipeline needs LoadTeacherOutputs (see configs/kdam/*_cached.py).')
-    grid = torch.stack([getattr(sample, GRID_KEY).data for sample in data_samples]).to(device)
-    valid = torch.stack([getattr(sample, VALID_KEY).data[0] for sample in data_samples])
-    valid = valid.to(device).bool()
-    sampled = torch.cat([
-        F.grid_sample(sample.metainfo[OUTPUTS_KEY].to(device, torch.float32)[None],
-                      grid[index:index + 1].permute(0, 2, 3, 1), mode='bilinear',
-                      padding_mode='border', align_corners=False)
-        for index, sample in enumerate(data_samples)
-    ]) * valid[:, None]  # 0 on padding, as the ground truth's pad value there
+    grids = [sample.metainfo[GRID_KEY] for sample in data_samples]
+    height, width = data_samples[0].metainfo.get('batch_input_shape', grids[0].shape)
+    sampled, valid = [], []
+    for sample, grid in zip(data_samples, grids):
+        left, _, top, _ = sample.metainfo.get('padding_size', (0, 0, 0, 0))
+        coords, covered = grid.dense(height, width, top, left, device)
+        stored = sample.metainfo[OUTPUTS_KEY].to(device, torch.float32).permute(2, 0, 1)
+        sampled.append(F.grid_sample(stored[None], coords[None], mode='bilinear',
+                                     padding_mode='border', align_corners=False)[0])
+        valid.append(covered)
+    valid_mask = torch.stack(valid)
+    outputs = torch.stack(sampled) * valid_mask[:, None]  # 0 on padding, as the gt's pad value
     final: Dict[str, Tensor] = {}
     aux: Dict[str, Dict[str, Tensor]] = {}
     for name, channels in slices.items():
         task = name.rsplit('.', 1)[-1]  # '<task>' or '<aux name>.<task>'
-        values = sampled[:, channels]
-        unit = unit_key(get_task_spec(task).kind)
-        if unit in data_samples[0]:  # the factors of the kind's value rules
-            values = values * torch.stack(
-                [getattr(sample, unit).data for sample in data_samples]).to(device)
+        values = outputs[:, channels]
+        kind = get_task_spec(task).kind
+        if kind in grids[0].factors:  # the factors of the kind's value rules
+            factors = torch.from_numpy(np.stack([grid.factors[kind] for grid in grids]))
+            values = values * factors.to(device)[:, :, None, None]
         if '.' in name:
             aux.setdefault(name.rsplit('.', 1)[0], {})[task] = values
         else:
             final[name] = values
-    return final, aux, valid
+    return final, aux, valid_mask
