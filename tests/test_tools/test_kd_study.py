@@ -177,13 +177,22 @@ def test_plot_only_redraws_from_summary_csv(tmp_path):
 
 def test_quick_study_end_to_end(tmp_path):
     out = tmp_path / 'study'
-    cmd = [PYTHON, TOOL, '--quick', '--methods', 'kd', 'kdam', '--jobs', '2', '--out', str(out)]
+    cmd = [PYTHON, TOOL, '--quick', '--methods', 'kd', 'kdam', 'kdam_cached', '--jobs', '2',
+           '--out', str(out)]
     log = run_tool(cmd, timeout=1800)
-    assert '8 runs (0 already finished)' in log
+    assert '10 runs (0 already finished)' in log
     summary = (out / 'summary.md').read_text()
     for label in ('teacher (larger)', 'student baseline', 'plain KD (KL, τ=3)',
-                  'KDAM inter+intra (τ=1)', 'Chosen for plain KD', 'Chosen for KDAM'):
+                  'KDAM inter+intra (τ=1)', 'Chosen for plain KD', 'Chosen for KDAM',
+                  'KDAM from a teacher cache (τ=1) − KDAM inter+intra (τ=1)',
+                  'plain KD (KL, τ=3) − student baseline'):
         assert label in summary
+    # the cached runs read the cache of their seed's teacher
+    for seed in (0, 1):
+        manifest = json.loads((out / 'runs' / f'seed{seed}' / 'teacher_cache' /
+                               'manifest.json').read_text())
+        assert manifest['complete'] and manifest['teacher']['checkpoint'].startswith(
+            str(out / 'runs' / f'seed{seed}' / 'teacher'))
     assert (out / 'summary.png').stat().st_size > 0
     with open(out / 'summary.csv') as handle:
         rows = list(csv.DictReader(handle))
@@ -198,7 +207,7 @@ def test_quick_study_end_to_end(tmp_path):
     assert float(by_key[('test', 'baseline', '0')]['delta_m']) == 0.0
     # Resumable: a second call trains nothing and reports the same numbers.
     log = run_tool(cmd, timeout=600)
-    assert '8 runs (8 already finished)' in log
+    assert '10 runs (10 already finished)' in log
     with open(out / 'summary.csv') as handle:
         assert list(csv.DictReader(handle)) == rows
     # A seed fully determines a run: the baseline of seed 0 again, in a new folder.
