@@ -6,9 +6,10 @@ Layout of a cache directory (written by ``tools/distill/cache_teacher.py``)::
     DIR/entries/<sample_id>.npy    one (h, w, C) array per image: the channels of
                                    every cached output concatenated in manifest order
 
-One ``.npy`` per image because it is the plainest format that numpy can
-memory-map (``np.load(mmap_mode='r')``): a data-loader worker reads only
-the pages of the image it needs, nothing is decoded, and a file is written
+One ``.npy`` per image because it is the plainest format numpy reads: a
+header and the raw array, nothing to decode, one read per image for a
+data-loader worker (and memory-mappable, ``np.load(mmap_mode='r')``, for
+tools that look at part of it); a file is written
 to a temporary name, ``fsync``-ed and renamed, so an entry that exists is
 whole (the rename is atomic on POSIX file systems); a crash leaves at most a
 ``*.partial-<pid>`` file, which readers never open (safe to delete).
@@ -175,7 +176,7 @@ class TeacherCache:
         return [sid for sid in self.samples if not osp.isfile(self.entry_path(sid))]
 
     def read_array(self, sample_id: str, img_path: Optional[str] = None) -> np.ndarray:
-        """The (h, w, C) memory-mapped entry of one image.
+        """The (h, w, C) entry of one image, read whole.
 
         A sample that is not in the cache, a missing or unreadable entry or
         one of the wrong channels or dtype raises an error naming the image.
@@ -191,7 +192,7 @@ class TeacherCache:
                                     'finish the cache with tools/distill/cache_teacher.py (it '
                                     'resumes).')
         try:
-            array = np.load(path, mmap_mode='r')
+            array = np.load(path)
         except (OSError, ValueError) as error:
             raise ValueError(f'teacher cache: entry {path} of {what} is unreadable: '
                              f'{error}') from error

@@ -220,9 +220,9 @@ def add_teacher_outputs(batch: dict, channels: Dict[str, int], scale: float) -> 
     for sample, image in zip(batch['data_samples'], batch['inputs']):
         height, width = image.shape[1:]
         stored = stored_size(height, width, scale)
-        sample.set_metainfo({
-            OUTPUTS_KEY: torch.randn(*stored, sum(channels.values()), generator=gen).half(),
-            GRID_KEY: SamplingGrid.identity(height, width, kinds)})
+        sample.set_field(torch.randn(*stored, sum(channels.values()), generator=gen).half(),
+                         OUTPUTS_KEY)
+        sample.set_metainfo({GRID_KEY: SamplingGrid.identity(height, width, kinds)})
 
 
 def timed(fn: Callable[[], None], device: torch.device, times: List[float]) -> None:

@@ -11,8 +11,8 @@ from mmmtl.tasks import iter_aligned_fields
 from mmmtl.utils.teacher_cache import OUTPUTS_KEY
 
 DEFAULT_META_KEYS = ('img_path', 'sample_id', 'ori_shape', 'img_shape', 'pad_shape',
-                     'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
-                     'tasks', OUTPUTS_KEY)
+                     'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label', 'tasks')
+DEFAULT_DATA_KEYS = (OUTPUTS_KEY, )
 
 
 @TRANSFORMS.register_module()
@@ -27,9 +27,11 @@ class PackMultiTaskInputs(BaseTransform):
       rule's dtype for per-pixel maps: label and binary maps (1, H, W) int64 (255
       ignore), depth (1, H, W) float32 (0 invalid), normals (3, H, W)
       float32 (zero vector invalid).
-    - meta ``teacher_outputs`` and ``teacher_grid``: an image's stored
-      teacher outputs and their :class:`~mmmtl.tasks.SamplingGrid`, when
-      ``LoadTeacherOutputs`` loaded them (the grid's rule packs it there).
+    - ``teacher_outputs`` (a data field: the tensor as it is, moved to the
+      device with the batch, not copied into the meta) and meta
+      ``teacher_grid`` (its :class:`~mmmtl.tasks.SamplingGrid`, which the
+      grid's rule packs there): an image's stored teacher outputs, when
+      ``LoadTeacherOutputs`` loaded them.
 
     Meta keys missing from ``results`` get neutral defaults (no flip, unit
     scale factor, ``pad_shape = img_shape``) so that every sample carries the
@@ -37,10 +39,14 @@ class PackMultiTaskInputs(BaseTransform):
 
     Args:
         meta_keys: Keys of ``results`` copied into the data sample's meta.
+        data_keys: Keys of ``results`` set as data fields of the sample as
+            they are, when present.
     """
 
-    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS,
+                 data_keys: Sequence[str] = DEFAULT_DATA_KEYS) -> None:
         self.meta_keys = tuple(meta_keys)
+        self.data_keys = tuple(data_keys)
 
     def _meta(self, results: dict) -> dict:
         defaults = dict(
@@ -64,9 +70,13 @@ class PackMultiTaskInputs(BaseTransform):
         data_sample = MultiTaskDataSample()
         for key, rule in iter_aligned_fields(results):
             rule.pack(data_sample, key, results[key])
+        for key in self.data_keys:
+            if key in results:
+                data_sample.set_field(results[key], key)
         data_sample.set_metainfo(self._meta(results))
         packed['data_samples'] = data_sample
         return packed
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+        return (f'{type(self).__name__}(meta_keys={self.meta_keys}, '
+                f'data_keys={self.data_keys})')

@@ -1,7 +1,6 @@
 """Loading of a teacher's cached outputs, aligned with the image through a sampling grid."""
 from typing import List, Optional
 
-import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
@@ -48,7 +47,7 @@ class LoadTeacherOutputs(BaseTransform):
     Required keys: ``sample_id``, ``img`` (for its size), optional ``img_path``.
     Added keys: ``teacher_outputs``, the (h, w, C) tensor of the stored
     dtype (the outputs' channels concatenated in manifest order;
-    ``PackMultiTaskInputs`` puts it in the meta), and ``teacher_grid``,
+    ``PackMultiTaskInputs`` makes it a data field of the sample), and ``teacher_grid``,
     listed in ``aligned_fields``.
 
     Args:
@@ -80,7 +79,7 @@ class LoadTeacherOutputs(BaseTransform):
                 f'not {expected} (the image is {(height, width)} at scale '
                 f"{self.cache.manifest['scale']}): is it of another image? Place "
                 'LoadTeacherOutputs before every geometric transform.')
-        results[OUTPUTS_KEY] = torch.from_numpy(np.array(stored))  # one sequential copy
+        results[OUTPUTS_KEY] = torch.from_numpy(stored)
         results[GRID_KEY] = SamplingGrid.identity(height, width, self.kinds)
         results.setdefault('aligned_fields', []).append(GRID_KEY)
         return results

@@ -91,8 +91,8 @@ def cached_teacher_outputs(data_samples: List[MultiTaskDataSample],
                            ) -> Tuple[Dict[str, Tensor], Dict[str, Dict[str, Tensor]], Tensor]:
     """The teacher's outputs carried by the batch, aligned with its images.
 
-    Each sample holds, in its meta, its stored outputs (``teacher_outputs``,
-    (h, w, C)) and where its pixels sample them (``teacher_grid``, a
+    Each sample holds its stored outputs (data field ``teacher_outputs``,
+    (h, w, C)) and where its pixels sample them (meta ``teacher_grid``, a
     :class:`~mmmtl.tasks.SamplingGrid`), see ``LoadTeacherOutputs``. The
     grid is built on ``device`` for the batch's padded size (meta
     ``batch_input_shape`` and ``padding_size`` of the data preprocessor),
@@ -108,7 +108,7 @@ def cached_teacher_outputs(data_samples: List[MultiTaskDataSample],
         covers (False on padding, where the outputs are 0).
     """
     for sample in data_samples:
-        if OUTPUTS_KEY not in sample.metainfo or GRID_KEY not in sample.metainfo:
+        if OUTPUTS_KEY not in sample or GRID_KEY not in sample.metainfo:
             raise KeyError(f'KDAMDistiller: the sample {sample.metainfo.get("img_path")} has '
                            'no cached teacher outputs: with teacher_cache, the training '
                            'pipeline needs LoadTeacherOutputs (see configs/kdam/*_cached.py).')
@@ -118,7 +118,7 @@ def cached_teacher_outputs(data_samples: List[MultiTaskDataSample],
     for sample, grid in zip(data_samples, grids):
         left, _, top, _ = sample.metainfo.get('padding_size', (0, 0, 0, 0))
         coords, covered = grid.dense(height, width, top, left, device)
-        stored = sample.metainfo[OUTPUTS_KEY].to(device, torch.float32).permute(2, 0, 1)
+        stored = sample.get(OUTPUTS_KEY).to(device, torch.float32).permute(2, 0, 1)
         sampled.append(F.grid_sample(stored[None], coords[None], mode='bilinear',
                                      padding_mode='border', align_corners=False)[0])
         valid.append(covered)
