@@ -60,7 +60,7 @@ from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.structures import PixelData
 
-from mmmtl.datasets.transforms.teacher_outputs import has_value_rules
+from mmmtl.datasets.transforms.teacher_outputs import value_rule_kinds
 from mmmtl.models.distillers.kdam_distiller import resolve_teacher_ckpt, teacher_model_cfg
 from mmmtl.models.distillers.teacher_cache import cached_teacher_outputs, teacher_identity
 from mmmtl.registry import MODELS
@@ -215,8 +215,7 @@ def add_teacher_outputs(batch: dict, channels: Dict[str, int], scale: float) -> 
     """Random cached teacher outputs in every data sample, stored at ``scale``, with
     the sampling grid LoadTeacherOutputs adds."""
     gen = torch.Generator().manual_seed(1)
-    kinds = {get_task_spec(task).task_kind for task in channels}
-    kinds = [kind for kind in kinds if has_value_rules(kind)]
+    kinds = value_rule_kinds(channels)
     for sample, image in zip(batch['data_samples'], batch['inputs']):
         height, width = image.shape[1:]
         stored = stored_size(height, width, scale)

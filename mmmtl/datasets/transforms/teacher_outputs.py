@@ -1,5 +1,5 @@
 """Loading of a teacher's cached outputs, aligned with the image through a sampling grid."""
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 import torch
 from mmcv.transforms import BaseTransform
@@ -21,6 +21,12 @@ register_aligned_field(GRID_KEY, SamplingGridField())
 def has_value_rules(kind: TaskKind) -> bool:
     """Whether the values of the kind's maps change with the geometry (depth, normals)."""
     return type(kind).rescale is not TaskKind.rescale or type(kind).flip is not TaskKind.flip
+
+
+def value_rule_kinds(tasks: Iterable[str]) -> List[TaskKind]:
+    """The kinds of ``tasks`` whose values change with the geometry, by name."""
+    kinds = {get_task_spec(task).task_kind for task in tasks}
+    return sorted((kind for kind in kinds if has_value_rules(kind)), key=lambda kind: kind.name)
 
 
 @TRANSFORMS.register_module()
@@ -57,10 +63,7 @@ class LoadTeacherOutputs(BaseTransform):
     def __init__(self, cache_dir: str) -> None:
         self.cache_dir = cache_dir
         self._cache: Optional[TeacherCache] = None
-        tasks = {name.rsplit('.', 1)[-1] for name in self.cache.slices}
-        kinds = {get_task_spec(task).task_kind for task in tasks}
-        self.kinds: List[TaskKind] = sorted((k for k in kinds if has_value_rules(k)),
-                                            key=lambda kind: kind.name)
+        self.kinds = value_rule_kinds(name.rsplit('.', 1)[-1] for name in self.cache.slices)
 
     @property
     def cache(self) -> TeacherCache:
